@@ -1,0 +1,1 @@
+"""一键直达 flat-command bot."""

@@ -1,0 +1,85 @@
+"""`python -m bot run | check-config [PATH] | parse --at T --json FILE | migrate`."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from pathlib import Path
+
+from bot.settings import Settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot", description="一键直达应急指挥机器人")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    run = sub.add_parser("run", help="启动机器人（默认：模拟器 + SQLite + 网页 127.0.0.1:8080）")
+    run.add_argument("--config", type=Path)
+    run.add_argument("--host")
+    run.add_argument("--port", type=int)
+    run.add_argument("--transport", choices=["sim", "wechaty", "both"], default=os.environ.get("BOT_TRANSPORT", "sim"))
+    check = sub.add_parser("check-config", help="校验配置文件")
+    check.add_argument("path", nargs="?", type=Path)
+    parse = sub.add_parser("parse", help="解析一条群消息，输出 JSON")
+    parse.add_argument("--at", required=True, help="发送时间，如 2026-03-16T14:20:00+08:00")
+    parse.add_argument("--json", dest="file", required=True, help="消息文本文件，- 为标准输入")
+    parse.add_argument("--config", type=Path)
+    sub.add_parser("migrate", help="只执行数据库迁移")
+    args = parser.parse_args(argv)
+    if args.cmd == "check-config":
+        from bot.commands import check_config
+
+        return check_config(args.path or Settings.from_env(os.environ).config_path)
+    if args.cmd == "parse":
+        from bot.commands import parse_command
+
+        return parse_command(args.at, args.file, args.config)
+    settings = Settings.from_env(os.environ, config_path=getattr(args, "config", None),
+                                 host=getattr(args, "host", None), port=getattr(args, "port", None))
+    if args.cmd == "migrate":
+        from bot.commands import migrate_only
+
+        return asyncio.run(migrate_only(settings))
+    from bot.logging import setup_logging
+
+    setup_logging(json=settings.log_json)
+    with contextlib.suppress(KeyboardInterrupt):
+        return asyncio.run(serve(settings, args.transport))
+    return 0
+
+
+async def serve(settings: Settings, transport: str) -> int:
+    from aiohttp import web
+
+    from bot.app import create_app
+    from bot.config import ConfigError
+    from bot.transports.factory import transport_factories
+    from bot.web.app import create_web
+
+    try:
+        app = create_app(settings, transports=transport_factories(transport, os.environ))
+    except ConfigError as e:
+        print("配置有误：\n" + str(e), file=sys.stderr)
+        return 1
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await app.start()
+    runner = web.AppRunner(create_web(app), handle_signals=False, shutdown_timeout=2)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port)
+    try:
+        await site.start()
+    except OSError as e:
+        print(f"无法监听 {settings.host}:{settings.port}：{e.strerror}。换个端口：BOT_PORT=8081 make run", file=sys.stderr)
+        await app.stop()
+        return 1
+    print(f"一键直达已启动：http://{settings.host}:{settings.port}/sim  （Ctrl-C 退出）", flush=True)
+    await stop.wait()
+    print("正在停止…", flush=True)
+    await runner.cleanup()
+    await app.stop()
+    return 0

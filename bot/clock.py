@@ -1,0 +1,43 @@
+"""The one time source. Logic takes a Clock; it never asks the system for the time."""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+TZ = ZoneInfo("Asia/Shanghai")
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(TZ)
+
+
+class FakeClock:
+    """A clock for tests: it moves only when told to."""
+
+    def __init__(self, start: datetime) -> None:
+        self._now = start.astimezone(TZ)
+
+    def now(self) -> datetime:
+        return self._now
+
+    def set(self, when: datetime) -> None:
+        self._now = when.astimezone(TZ)
+
+    def advance(self, **delta: float) -> datetime:
+        self._now += timedelta(**delta)
+        return self._now
+
+
+def local(d: date, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(d.year, d.month, d.day, hour, minute, tzinfo=TZ)
+
+
+def as_local(dt: datetime) -> datetime:
+    """Databases may hand back naive datetimes; ours are always stored in Asia/Shanghai."""
+    return dt.replace(tzinfo=TZ) if dt.tzinfo is None else dt.astimezone(TZ)

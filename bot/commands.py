@@ -1,0 +1,65 @@
+"""The CLI's work, kept apart from argument parsing."""
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from bot.config import ConfigError, load_config
+from bot.settings import ROOT, Settings
+
+
+def check_config(path: Path) -> int:
+    try:
+        cfg, tree = load_config(path)
+    except ConfigError as e:
+        for line in e.errors:
+            print(line)
+        print(f"共 {len(e.errors)} 处错误", file=sys.stderr)
+        return 1
+    print(f"{path}: 配置有效：{len(tree.by_key)} 个地区，{len(cfg.units)} 个单位，{len(cfg.people)} 人，{len(cfg.groups)} 个群")
+    for warning in unbound_warnings(cfg):
+        print(warning)
+    return 0
+
+
+def unbound_warnings(cfg: object) -> list[str]:
+    from bot.config import Config
+
+    assert isinstance(cfg, Config)
+    out = []
+    for g in cfg.groups:
+        if "wechaty" not in g.ids:
+            out.append(f"提示: 群 {g.name} 尚未绑定微信群（在群里由管理员发“@{cfg.bot.name} 绑定本群 …”）")
+    unbound = [p.name for p in cfg.people if "wechaty" not in p.ids]
+    if unbound:
+        out.append(f"提示: {len(unbound)} 人尚未绑定微信号：{'、'.join(unbound[:10])}{'…' if len(unbound) > 10 else ''}")
+    return out
+
+
+def parse_command(at: str, file: str, config: Path | None) -> int:
+    from handlers.reports.parse import Parser
+
+    try:
+        when = datetime.fromisoformat(at)
+    except ValueError:
+        print(f"--at 时间格式错误：{at}（应为 2026-03-16T14:20:00+08:00）", file=sys.stderr)
+        return 2
+    text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
+    cfg_path = config or ROOT / "config" / "demo.yaml"
+    cfg, tree = load_config(cfg_path)
+    parser = Parser(tree, cfg)
+    result = parser.parse(text, when)
+    print(json.dumps(result.to_json(), ensure_ascii=False))
+    return 0
+
+
+async def migrate_only(settings: Settings) -> int:
+    from models.db import make_engine, migrate
+
+    engine = make_engine(settings.database_url)
+    await migrate(engine)
+    await engine.dispose()
+    print("数据库已迁移到最新版本")
+    return 0

@@ -1,0 +1,119 @@
+"""Who is who: people, units and groups from the configuration, looked up by transport id."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from bot.config import Config, Group, Person, Unit
+from bot.regions import PROVINCE_LEVEL, RegionTree
+
+ROLE_NAMES = {
+    "admin": "管理员",
+    "duty_officer": "值班员",
+    "division_head": "处长",
+    "reporter": "报送员",
+    "responsible": "责任人",
+    "superior": "上级领导",
+}
+GROUP_ROLE_NAMES = {"anwei": "省安委办工作群", "chuzhang": "处长工作群", "region": "地区群", "other": "其他群"}
+
+
+class Directory:
+    def __init__(self, cfg: Config, regions: RegionTree) -> None:
+        self.cfg = cfg
+        self.regions = regions
+        self.people = {p.id: p for p in cfg.people}
+        self.units = {u.id: u for u in cfg.units}
+        self.groups = {g.id: g for g in cfg.groups}
+        self._person_by_tid: dict[tuple[str, str], Person] = {}
+        self._group_by_tid: dict[tuple[str, str], Group] = {}
+        for p in cfg.people:
+            for transport, tid in p.ids.items():
+                self._person_by_tid[(transport, tid)] = p
+        for g in cfg.groups:
+            for transport, tid in g.ids.items():
+                self._group_by_tid[(transport, tid)] = g
+
+    # -- lookups by transport id
+    def person(self, transport: str, sender_id: str) -> Person | None:
+        return self._person_by_tid.get((transport, sender_id))
+
+    def group(self, transport: str, chat_id: str) -> Group | None:
+        return self._group_by_tid.get((transport, chat_id))
+
+    def bind_person(self, transport: str, tid: str, person_id: str) -> None:
+        person = self.people[person_id]
+        person.ids[transport] = tid
+        self._person_by_tid[(transport, tid)] = person
+
+    def bind_group(self, transport: str, tid: str, group_id: str) -> None:
+        group = self.groups[group_id]
+        group.ids[transport] = tid
+        self._group_by_tid[(transport, tid)] = group
+
+    def is_bot(self, transport: str, tid: str) -> bool:
+        return self.cfg.bot.ids.get(transport) == tid
+
+    # -- questions about people
+    def unit_of(self, person: Person | None) -> Unit | None:
+        return self.units.get(person.unit) if person and person.unit else None
+
+    def region_of(self, person: Person | None) -> str | None:
+        unit = self.unit_of(person)
+        return unit.region if unit else None
+
+    def with_role(self, role: str) -> list[Person]:
+        return [p for p in self.people.values() if role in p.roles]
+
+    def reporters_of(self, unit_id: str) -> list[Person]:
+        return [p for p in self.people.values() if "reporter" in p.roles and p.unit == unit_id]
+
+    def division_heads(self, domain: str) -> list[Person]:
+        return [p for p in self.with_role("division_head") if p.domain == domain]
+
+    def reporting_units(self) -> list[Unit]:
+        """Units that owe a daily report: every bureau with a reporter, and the 省本级 divisions."""
+        owing = {p.unit for p in self.with_role("reporter")}
+        return [u for u in self.cfg.units if u.id in owing]
+
+    def groups_with_role(self, role: str) -> list[Group]:
+        return [g for g in self.cfg.groups if g.role == role]
+
+    def region_group(self, region: str | None) -> Group | None:
+        """The group of the region, or of its city when the county has none."""
+        r = self.regions.by_key.get(region) if region else None
+        while r is not None:
+            for g in self.groups_with_role("region"):
+                if g.region == r.key:
+                    return g
+            r = self.regions.by_key.get(r.parent) if r.parent else None
+        return None
+
+    def members(self, group: Group) -> list[Person]:
+        if group.members is not None:
+            return [self.people[m] for m in group.members if m in self.people]
+        if group.role == "region" and group.region:
+            return [p for p in self.people.values() if self._belongs(p, group.region)]
+        if group.role == "chuzhang":
+            return [p for p in self.people.values() if self.region_of(p) == PROVINCE_LEVEL or self._is_city(p)]
+        return list(self.people.values())
+
+    def display(self, person: Person) -> str:
+        unit = self.unit_of(person)
+        return f"{person.name}（{unit.name}）" if unit else person.name
+
+    def tid(self, person: Person, transport: str) -> str | None:
+        return person.ids.get(transport)
+
+    def names(self, people: Iterable[Person]) -> str:
+        return "、".join(p.name for p in people)
+
+    def _belongs(self, p: Person, region: str) -> bool:
+        home = self.region_of(p)
+        if home == PROVINCE_LEVEL:
+            return True
+        regions = [home] + [r.region for r in p.responsible]
+        return any(x and self.regions.contains(region, x) for x in regions)
+
+    def _is_city(self, p: Person) -> bool:
+        r = self.regions.by_key.get(self.region_of(p) or "")
+        return r is not None and r.level == "city" and ("admin" in p.roles or "responsible" in p.roles)

@@ -1,0 +1,214 @@
+"""The durable outbox: every outbound message is a row first, then a delivery.
+
+`Outbox` writes rows inside the caller's transaction. `OutboxSender` delivers due rows through the
+transports under a per-account rate limit, with retries and backoff.
+"""
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import or_
+from sqlmodel import col, select, update
+
+from bot.clock import Clock
+from bot.config import Group, OutboxConfig, Person
+from bot.directory import Directory
+from bot.events import InboundMessage, Mention, OutboundMessage
+from bot.text import split_text
+from models.core import OutboxEntry
+from models.db import transaction
+
+LEASE = timedelta(seconds=120)
+
+
+class Outbox:
+    """Queue messages in the current unit of work."""
+
+    def __init__(self, session: Any, data: Mapping[str, Any]) -> None:
+        self.session = session
+        self.clock: Clock = data["clock"]
+        self.directory: Directory = data["directory"]
+        self.cfg: OutboxConfig = data["directory"].cfg.outbox
+        self.transports: list[str] = data["transport_names"]
+        self.count = 0
+
+    def to_chat(
+        self,
+        transport: str,
+        chat_id: str,
+        text: str,
+        *,
+        mentions: Iterable[Mention] = (),
+        attachment: str | None = None,
+        reason: str = "reply",
+        correlation_id: str | None = None,
+        account: str = "default",
+    ) -> list[OutboxEntry]:
+        mentions = list(mentions)
+        if mentions:
+            text = " ".join(f"@{m.name}" for m in mentions) + "\u2005" + text
+        now = self.clock.now()
+        rows = []
+        for i, part in enumerate(split_text(text, self.cfg.max_chars)):
+            row = OutboxEntry(
+                transport=transport,
+                account=account,
+                chat_id=chat_id,
+                text=part,
+                mentions=[{"id": m.id, "name": m.name} for m in mentions] if i == 0 else [],
+                attachment=attachment if i == 0 else None,
+                reason=reason,
+                correlation_id=correlation_id,
+                next_attempt_at=now,
+                created_at=now,
+            )
+            self.session.add(row)
+            rows.append(row)
+        self.count += len(rows)
+        return rows
+
+    def reply(self, event: InboundMessage, text: str, *, mention_sender: bool = True, **kw: Any) -> None:
+        mentions = ()
+        if event.is_group and mention_sender:
+            person = self.directory.person(event.transport, event.sender_id)
+            mentions = (Mention(event.sender_id, person.name if person else (event.sender_name or event.sender_id)),)
+        self.to_chat(event.transport, event.chat_id, text, mentions=mentions, account=event.account, **kw)
+
+    def to_group(self, group: Group, text: str, *, mention: Iterable[Person] = (), **kw: Any) -> int:
+        """Send to the group on every running transport it is bound on; returns the rows written."""
+        people = list(mention)
+        n = 0
+        for transport in self.transports:
+            chat_id = group.ids.get(transport)
+            if not chat_id:
+                continue
+            ments = [Mention(p.ids[transport], p.name) for p in people if p.ids.get(transport)]
+            n += len(self.to_chat(transport, chat_id, text, mentions=ments, account=group.account, **kw))
+        return n
+
+    def to_person(self, person: Person, text: str, **kw: Any) -> int:
+        for transport in self.transports:
+            tid = person.ids.get(transport)
+            if tid:
+                return len(self.to_chat(transport, f"dm:{tid}", text, **kw))
+        return 0
+
+
+class OutboxSender:
+    """Delivers due rows. `deliver_due()` is one pass; `run()` loops until cancelled."""
+
+    def __init__(
+        self,
+        sessions: Any,
+        transports: Mapping[tuple[str, str], Any],
+        limiter: Any,
+        clock: Clock,
+        cfg: OutboxConfig,
+    ) -> None:
+        self.sessions = sessions
+        self.transports = transports
+        self.limiter = limiter
+        self.clock = clock
+        self.cfg = cfg
+        self.log = structlog.get_logger("outbox")
+        self._wake = asyncio.Event()
+        self.next_due: datetime | None = None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def deliver_due(self, batch: int = 500) -> int:
+        now = self.clock.now()
+        async with transaction(self.sessions) as session:
+            rows = (
+                await session.exec(
+                    select(OutboxEntry)
+                    .where(
+                        or_(
+                            (col(OutboxEntry.status) == "pending") & (col(OutboxEntry.next_attempt_at) <= now),
+                            (col(OutboxEntry.status) == "sending") & (col(OutboxEntry.lease_until) < now),
+                        )
+                    )
+                    .order_by(col(OutboxEntry.id))
+                    .limit(batch)
+                )
+            ).all()
+        sent = 0
+        blocked: dict[str, float] = {}
+        for row in rows:
+            key = f"{row.transport}:{row.account}"
+            if key in blocked:
+                continue
+            wait = await self.limiter.take(key, now)
+            if wait > 0:
+                blocked[key] = wait
+                continue
+            if await self._claim(row, now):
+                sent += await self._send(row)
+        self.next_due = now + timedelta(seconds=min(blocked.values())) if blocked else None
+        return sent
+
+    async def _claim(self, row: OutboxEntry, now: datetime) -> bool:
+        async with transaction(self.sessions) as session:
+            result = await session.exec(
+                update(OutboxEntry)
+                .where(col(OutboxEntry.id) == row.id, col(OutboxEntry.status) == row.status)
+                .values(status="sending", lease_until=now + LEASE)
+            )
+            return result.rowcount == 1
+
+    async def _send(self, row: OutboxEntry) -> int:
+        transport = self.transports.get((row.transport, row.account)) or self.transports.get((row.transport, "default"))
+        msg = OutboundMessage(
+            transport=row.transport,
+            account=row.account,
+            chat_id=row.chat_id,
+            text=row.text,
+            mentions=tuple(Mention(m["id"], m["name"]) for m in row.mentions),
+            attachment=row.attachment,
+        )
+        values: dict[str, Any]
+        try:
+            if transport is None:
+                raise RuntimeError(f"no transport {row.transport}/{row.account}")
+            sent_id = await transport.send(msg)
+            values = {"status": "sent", "sent_at": self.clock.now(), "transport_message_id": sent_id, "last_error": None}
+            ok = 1
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            attempts = row.attempts + 1
+            failed = attempts >= self.cfg.max_attempts
+            delay = timedelta(seconds=min(300, 2 ** attempts))
+            values = {
+                "status": "failed" if failed else "pending",
+                "attempts": attempts,
+                "next_attempt_at": self.clock.now() + delay,
+                "last_error": repr(exc)[:500],
+            }
+            self.log.warning("send_failed", id=row.id, attempts=attempts, error=repr(exc), final=failed)
+            ok = 0
+        async with transaction(self.sessions) as session:
+            await session.exec(update(OutboxEntry).where(col(OutboxEntry.id) == row.id).values(**values))
+        return ok
+
+    async def run(self, idle_s: float = 1.0) -> None:
+        while True:
+            try:
+                await self.deliver_due()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                self.log.exception("outbox_pass_failed")
+            timeout = idle_s
+            if self.next_due is not None:
+                timeout = max(0.05, min(idle_s, (self.next_due - self.clock.now()).total_seconds()))
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout)
+            except TimeoutError:
+                pass

@@ -1,0 +1,53 @@
+"""Process settings: built in main() or a fixture from the environment, never at import."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from pydantic import BaseModel
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseModel):
+    database_url: str = f"sqlite+aiosqlite:///{ROOT / 'var' / 'bot.db'}"
+    redis_url: str | None = None
+    config_path: Path = ROOT / "config" / "demo.yaml"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    var_dir: Path = ROOT / "var"
+    api_token: str | None = None
+    scheduler: bool = True
+    log_json: bool = False
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], **overrides: object) -> Settings:
+        values: dict[str, object] = {}
+        keys = {
+            "DATABASE_URL": "database_url",
+            "REDIS_URL": "redis_url",
+            "BOT_CONFIG": "config_path",
+            "BOT_HOST": "host",
+            "BOT_PORT": "port",
+            "BOT_VAR_DIR": "var_dir",
+            "BOT_API_TOKEN": "api_token",
+        }
+        for env_key, field in keys.items():
+            if env.get(env_key):
+                values[field] = env[env_key]
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        settings = cls.model_validate(values)
+        settings.database_url = async_url(settings.database_url)
+        return settings
+
+
+def async_url(url: str) -> str:
+    """Accept the usual DATABASE_URL spellings and pick the async driver."""
+    for plain, driver in (
+        ("postgres://", "postgresql+asyncpg://"),
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("sqlite:///", "sqlite+aiosqlite:///"),
+    ):
+        if url.startswith(plain):
+            return driver + url[len(plain):]
+    return url

@@ -1,0 +1,1 @@
+"""The web page: the chat simulator, health, downloads and the HTTP API."""

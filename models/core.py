@@ -1,0 +1,86 @@
+"""The spine's tables: raw inbound messages, the outbox, the audit log, chat bindings."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from models.types import json_dict, json_list, when
+
+
+class RawMessage(SQLModel, table=True):
+    __tablename__ = "raw_messages"
+    __table_args__ = (UniqueConstraint("transport", "message_id", name="uq_raw_transport_msg"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    transport: str = Field(max_length=32)
+    account: str = Field(default="default", max_length=64)
+    chat_id: str = Field(max_length=128, index=True)
+    sender_id: str = Field(max_length=128)
+    message_id: str = Field(max_length=128)
+    is_group: bool = True
+    sender_known: bool = True
+    chat_known: bool = True
+    text: str
+    attachments: list = json_list()
+    received_at: datetime = when(index=True)
+    outcome: str = Field(default="pending", max_length=32)
+    handler: str | None = Field(default=None, max_length=128)
+    error: str | None = None
+
+
+class OutboxEntry(SQLModel, table=True):
+    __tablename__ = "outbox"
+
+    id: int | None = Field(default=None, primary_key=True)
+    transport: str = Field(max_length=32)
+    account: str = Field(default="default", max_length=64)
+    chat_id: str = Field(max_length=128)
+    text: str
+    mentions: list = json_list()
+    attachment: str | None = None
+    reason: str = Field(default="reply", max_length=64)
+    correlation_id: str | None = Field(default=None, max_length=128, index=True)
+    status: str = Field(default="pending", max_length=16, index=True)  # pending|sending|sent|failed
+    attempts: int = 0
+    next_attempt_at: datetime = when(index=True)
+    lease_until: datetime | None = when(nullable=True, default=None)
+    created_at: datetime = when()
+    sent_at: datetime | None = when(nullable=True, default=None)
+    transport_message_id: str | None = Field(default=None, max_length=128)
+    last_error: str | None = None
+
+
+class AuditLog(SQLModel, table=True):
+    __tablename__ = "audit_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = when(index=True)
+    actor: str = Field(max_length=128)
+    action: str = Field(max_length=64)
+    detail: dict = json_dict()
+
+
+class Binding(SQLModel, table=True):
+    """A chat room or a person bound at run time to a configuration entry."""
+
+    __tablename__ = "bindings"
+    __table_args__ = (UniqueConstraint("transport", "kind", "transport_id", name="uq_binding"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    transport: str = Field(max_length=32)
+    kind: str = Field(max_length=16)  # group | person
+    transport_id: str = Field(max_length=128)
+    config_id: str = Field(max_length=128)
+    bound_by: str = Field(max_length=128)
+    bound_at: datetime = when()
+
+
+class KeyValue(SQLModel, table=True):
+    """Small durable flags (e.g. a warning already given once)."""
+
+    __tablename__ = "kv"
+
+    key: str = Field(primary_key=True, max_length=128)
+    value: dict = json_dict()
