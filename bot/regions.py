@@ -93,7 +93,7 @@ class RegionTree:
 
     def choices(self, limit: int = 12) -> str:
         keys = [r.key for r in self.cities()]
-        return "、".join(keys[:limit]) + ("…" if len(keys) > limit else "")
+        return ", ".join(keys[:limit]) + (", …" if len(keys) > limit else "")
 
 
 def _short(name: str) -> list[str]:

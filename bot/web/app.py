@@ -21,7 +21,7 @@ Route = Callable[[web.Application], None]
 def create_web(bot: Any, extra_routes: list[Route] | None = None) -> web.Application:
     web_app = web.Application(client_max_size=20 * 1024 * 1024)
     web_app[APP] = bot
-    web_app.router.add_get("/", lambda _r: _redirect("/sim"))
+    web_app.router.add_get("/", index)
     web_app.router.add_get("/sim", sim_page)
     web_app.router.add_get("/sim/api/state", sim_state)
     web_app.router.add_get("/sim/api/history", sim_history)
@@ -34,8 +34,8 @@ def create_web(bot: Any, extra_routes: list[Route] | None = None) -> web.Applica
     return web_app
 
 
-async def _redirect(location: str) -> web.Response:
-    raise web.HTTPFound(location)
+async def index(request: web.Request) -> web.Response:
+    raise web.HTTPFound("/sim")
 
 
 async def sim_page(request: web.Request) -> web.FileResponse:

@@ -1,0 +1,64 @@
+"""帮助, 我是谁, unknown commands and bad input, through the real dispatcher."""
+from __future__ import annotations
+
+from sqlmodel import select
+
+from models.core import RawMessage
+from tests.harness import Harness
+
+
+async def test_help_lists_what_the_bot_does(h: Harness) -> None:
+    assert await h.say("anwei", "shenlx", "@应急助手 帮助") == "help"
+    msg = h.expect_sent("我是应急助手", chat="anwei")
+    assert msg.mentions[0].id == "shenlx"
+    assert len(msg.text.splitlines()) <= 10
+
+
+async def test_whoami_shows_name_unit_region_roles(h: Harness) -> None:
+    await h.say("chuzhang", "liuql", "@应急助手 我是谁")
+    msg = h.expect_sent("刘庆利")
+    assert "危险化学品安全监管一处" in msg.text and "省本级" in msg.text and "处长（危化品）" in msg.text
+
+
+async def test_whoami_for_a_responsible_person_names_the_region(h: Harness) -> None:
+    await h.say("g-jl", "jl-yb", "@应急助手 我是谁")
+    assert "吉林市一把手" in h.sent[-1].text
+
+
+async def test_slash_and_hash_commands_and_private_chat(h: Harness) -> None:
+    await h.say("anwei", "shenlx", "/help")
+    h.expect_sent("我是应急助手")
+    await h.dm("liwd", "帮助")
+    msg = h.expect_sent("我是应急助手", chat="dm:liwd")
+    assert msg.mentions == ()
+
+
+async def test_unknown_command_gets_a_hint_not_silence(h: Harness) -> None:
+    assert await h.say("anwei", "shenlx", "@应急助手 给我唱首歌") == "unknown_command"
+    h.expect_sent("没听懂“给我唱首歌”")
+
+
+async def test_unknown_sender_may_ask_for_help_and_is_recorded(h: Harness) -> None:
+    await h.say("anwei", "wxid_stranger", "@应急助手 帮助")
+    h.expect_sent("我是应急助手")
+    await h.say("anwei", "wxid_stranger", "@应急助手 我是谁")
+    h.expect_sent("配置中没有您")
+    async with h.app.sessions() as s:
+        rows = (await s.exec(select(RawMessage).where(RawMessage.sender_id == "wxid_stranger"))).all()
+    assert len(rows) == 2 and not any(r.sender_known for r in rows)
+
+
+async def test_bad_input_is_stored_and_never_crashes(h: Harness) -> None:
+    cases = ["", "   ", "😀🚒🔥" * 50, "控制\x00字符\x07测试", "长" * 20_000, "@应急助手", "@应急助手 " + "帮" * 5000]
+    for text in cases:
+        outcome = await h.say("anwei", "shenlx", text)
+        assert outcome in {"ignored", "help", "unknown_command"}, (text[:20], outcome)
+    await h.say("unknown-room", "shenlx", "@应急助手 帮助")
+    h.expect_sent("我是应急助手", chat="unknown-room")
+    async with h.app.sessions() as s:
+        rows = (await s.exec(select(RawMessage))).all()
+    assert len(rows) == len(cases) + 1
+    assert rows[4].text == "长" * 20_000
+    assert not rows[-1].chat_known
+    # the long reply was split at the outbox's size limit, nothing dropped
+    assert all(len(m.text) <= h.app.cfg.outbox.max_chars for m in h.sent)
