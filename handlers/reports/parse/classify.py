@@ -1,0 +1,40 @@
+"""Which kind of message is this: command, ack, report or chatter."""
+from __future__ import annotations
+
+import re
+
+ACK_WORDS = (
+    "已收到", "收到", "收悉", "明白", "已阅", "已传达", "已转发", "已转达", "已部署", "已落实", "好的",
+    "遵照执行", "按要求执行", "按要求办理", "立即落实", "马上落实", "坚决落实", "照办", "已知悉", "知悉", "了解",
+)
+_NEGATIVE = re.compile(
+    r"没收到|未收到|没有收到|收不到|没能收到|收到了吗|收到吗|收到没|收没收到|是否收到|有没有收到|请.{0,6}收到|收到后"
+    r"|收到了没|都收到|收到的[^，,。]*?(?:打不开|不对|有误|是|吗)|没明白|不明白|不太明白|明白吗|了解一下"
+)
+_QUESTION = re.compile(r"[？?]|[吗呢么]\s*$")
+_EMOJI = re.compile(r"\[[^\[\]]{1,6}\]|[\U0001F000-\U0001FAFF\u2600-\u27BF\uFE0F]")
+_PREFIX = r"(?:[\u4e00-\u9fa5A-Za-z0-9]{1,16}?(?:局|县|区|市|州|镇|乡|街道|厅|处|科|股|办|队|组|所|站|中心|公司|委|各))?"
+_ACK = re.compile(rf"^{_PREFIX}[，,：:\s]*(?:{'|'.join(ACK_WORDS)})(?:[，,。！!\s~～…、]|$|[\u4e00-\u9fa5])")
+_COMMAND = re.compile(r"^(?:/|#(?!接龙)|＃(?!接龙))\S")
+
+
+def is_command(text: str, bot_name: str) -> bool:
+    t = text.strip()
+    return bool(_COMMAND.match(t)) or t.startswith("@" + bot_name)
+
+
+def is_ack(text: str) -> bool:
+    t = _EMOJI.sub("", text).strip()
+    t = re.sub(r"^(@\S+\s*)+", "", t).strip()
+    if t.startswith(("#接龙", "＃接龙")):
+        return True
+    if not t or _NEGATIVE.search(t) or _QUESTION.search(t):
+        return False
+    first_line = t.split("\n", 1)[0]
+    return bool(_ACK.match(first_line)) and len(t) <= 120
+
+
+def strip_ack_prefix(text: str) -> str:
+    """`收到，马上补报。四平市…` → the report after the acknowledgement."""
+    m = re.match(r"^\s*(?:\[[^\]]{1,6}\])?\s*(?:已收到|收到|明白)[，,。！!\s][^。\n]{0,12}?[。！!\n]", text)
+    return text[m.end():].lstrip() if m else text

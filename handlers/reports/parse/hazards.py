@@ -1,0 +1,95 @@
+"""Split a hazard description into distinct hazards and the rectification written with them."""
+from __future__ import annotations
+
+import re
+
+from handlers.reports.parse.fields import MARKER
+
+NONE_FOUND = re.compile(r"^(?:未发现(?:任何|明显)?(?:安全)?(?:问题)?(?:隐患)?(?:问题)?|无(?:问题)?(?:隐患)?|无明显问题|没有发现问题|未查出问题|/|—+|-+)[。.；;，,]?")
+RECT_START = re.compile(
+    r"^(?:已|均已|全部|责令|限期|当场|现场|立即|要求|下达|督促|正在|其余|企业已|该企业已|对该|约谈|停产|停止|暂扣|罚款|处罚|立案|移交|"
+    r"第\s*[\d①-⑳一二三四五六七八九十、，,（()）]+\s*[项条处])"
+)
+_MARK = re.compile(rf"^\s*{MARKER}\s*")
+_BREAK = re.compile(rf"(?:(?<=^)|(?<=[；;。\n]))\s*(?={MARKER})|[；;\n]|。(?=\s*\S)")
+
+
+def split_hazards(text: str, count: int | None = None) -> tuple[list[str], str | None, list[str | None]]:
+    """(hazards, rectification found in the text, per-hazard rectification)."""
+    text = text.strip()
+    if not text or NONE_FOUND.match(text) and len(NONE_FOUND.match(text).group()) >= len(text.rstrip("。.；;")):
+        return [], None, []
+    if NONE_FOUND.match(text):
+        rest = text[NONE_FOUND.match(text).end():].strip(" ，,。")
+        return [], (rest if RECT_START.match(rest) else None), []
+    pieces = _pieces(text)
+    hazards: list[str] = []
+    per: list[str | None] = []
+    rect_parts: list[str] = []
+    in_rect = False
+    for piece, sep in pieces:
+        if in_rect or (RECT_START.match(piece) and hazards):
+            in_rect = True
+            rect_parts.append(piece + ("" if sep is None else sep))
+            continue
+        marker = _MARK.match(piece)
+        body = piece[marker.end():] if marker else piece
+        body, own = _own_rectification(body)
+        clause, rest = _clause_rectification(body)
+        if clause and rest is not None:
+            body = clause
+            rect_parts.append(rest)
+        body = body.strip(" 。.；;，,")
+        if body:
+            hazards.append(body)
+            per.append(f"{marker.group().strip() if marker else ''}{own}" if own else None)
+    if count and len(hazards) == 1 and count > 1:
+        hazards = _split_by_count(hazards[0], count)
+        per = [None] * len(hazards)
+    rect = "；".join(p.strip(" ；;，,") for p in rect_parts if p.strip(" ；;，,")) or None
+    if any(per):
+        rect = "；".join(p for p in per if p) + (f"；{rect}" if rect else "")
+    return hazards, rect, per
+
+
+def _pieces(text: str) -> list[tuple[str, str | None]]:
+    """Cut at numbering, ；, line ends and sentence stops; remember a stop that ends a piece."""
+    out: list[tuple[str, str | None]] = []
+    last = 0
+    for m in _BREAK.finditer(text):
+        piece = text[last:m.start()]
+        stop = "。" if m.group() == "。" else None
+        if piece.strip():
+            out.append((piece.strip(), stop))
+        last = m.end()
+    tail = text[last:].strip()
+    if tail:
+        out.append((tail, None))
+    return out
+
+
+def _own_rectification(body: str) -> tuple[str, str | None]:
+    """`液氨储罐区无防护用品柜——已当场配备`: a rectification per hazard."""
+    m = re.search(r"\s*(?:——|--|—|->|→)\s*", body)
+    if m and m.start() > 0:
+        return body[: m.start()], body[m.end():].strip(" 。.；;")
+    return body, None
+
+
+def _clause_rectification(body: str) -> tuple[str, str | None]:
+    """`筒仓入口未设置警示标识，已当场整改`: the clause after the comma is the rectification."""
+    parts = re.split(r"[，,]", body)
+    for i in range(1, len(parts)):
+        if RECT_START.match(parts[i].strip()):
+            hazard = "，".join(parts[:i])
+            rect = body[len(hazard) + 1:].strip().rstrip("。.")
+            return hazard, rect
+    return body, None
+
+
+def _split_by_count(hazard: str, count: int) -> list[str]:
+    for sep in ("、", "，", ","):
+        parts = [p.strip(" 。.") for p in hazard.split(sep) if p.strip()]
+        if len(parts) == count:
+            return parts
+    return [hazard]

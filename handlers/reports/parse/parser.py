@@ -1,0 +1,198 @@
+"""Turn one group message into a ParseResult: its kind and, for reports, the report."""
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from pathlib import Path
+
+from bot.clock import TZ
+from bot.config import Config
+from bot.regions import RegionTree
+from bot.text import clean
+from bot.workdays import WorkCalendar
+from handlers.reports.parse import classify
+from handlers.reports.parse.dates import find_date
+from handlers.reports.parse.domain import infer_domain, label_domain
+from handlers.reports.parse.fields import CORE, core_kinds, find_fields
+from handlers.reports.parse.model import ParseResult, Record, Report
+from handlers.reports.parse.names import split_names
+from handlers.reports.parse.records import (
+    ENTERPRISE_END,
+    labelled_records,
+    list_items,
+    narrative_records,
+    record_from_fields,
+    record_from_item,
+)
+from handlers.reports.parse.table import read_xlsx, record_from_row, split_tsv
+from handlers.reports.parse.totals import find_totals
+from handlers.reports.parse.units import find_unit
+
+_INSPECTION = re.compile(r"检查|督查|巡查|执法|盯守|排查")
+_FINDING = re.compile(r"隐患|问题|整改|未发现")
+_SUMMARY = re.compile(r"\d+\s*(?:个检查组|名监管干部|名执法人员|人次|家企业|家单位|户)|检查[\u4e00-\u9fa5]{0,6}(?:企业|单位)\s*[\d一二三四五六七八九十两]+\s*[家户]")
+_ENTERPRISE = re.compile(r"[\u4e00-\u9fa5A-Za-z0-9]{2,30}?(?:有限公司|公司|厂|加油站|煤矿|矿|采石场|学校|医院|项目)")
+_INSPECTED_BY = re.compile(r"(?P<unit>[^\s：:，,。（(]{2,20}?)\s*(?P<n>\d+|[一二三四五六七八九十两]+)\s*名(?:监管|执法|检查)?(?:干部|人员)\s*[（(](?P<names>[^）)]+)[)）]")
+_FOOTER_TOTALS = re.compile(r"(?m)^\s*(?:合计|共计|总计|汇总)[:：]?.*$")
+
+
+class Parser:
+    def __init__(self, regions: RegionTree, cfg: Config, calendar: WorkCalendar | None = None) -> None:
+        self.regions = regions
+        self.bot_name = cfg.bot.name
+        self.calendar = calendar or WorkCalendar(cfg.schedule.extra_workdays, cfg.schedule.extra_holidays)
+
+    def parse(self, text: str, at: datetime) -> ParseResult:
+        at = at.astimezone(TZ)
+        t = clean(text).strip()
+        if classify.is_command(t, self.bot_name):
+            return ParseResult("command")
+        table = split_tsv(t)
+        if table is not None:
+            return self._table_report(*table, at)
+        body = classify.strip_ack_prefix(t)
+        if not self.looks_like_report(body):
+            return ParseResult("ack" if classify.is_ack(t) else "chatter")
+        return self._report(body, at)
+
+    def parse_xlsx(self, path: Path, caption: str, at: datetime) -> ParseResult:
+        title, rows, after = read_xlsx(path)
+        return self._table_report(f"{caption}\n{title}".strip(), rows, after, at.astimezone(TZ))
+
+    def looks_like_report(self, t: str) -> bool:
+        fields = find_fields(t)
+        if len(core_kinds(fields) & set(CORE)) >= 2 and "enterprise" in core_kinds(fields):
+            return True
+        if not _INSPECTION.search(t):
+            return False
+        if _SUMMARY.search(t) and (_FINDING.search(t) or _ENTERPRISE.search(t) or "检查" in t):
+            return True
+        return bool(_ENTERPRISE.search(t) and _FINDING.search(t)) and len(t) >= 15
+
+    # -- shapes
+    def _report(self, body: str, at: datetime) -> ParseResult:
+        fields = find_fields(body)
+        groups = labelled_records(fields)
+        items = [] if groups else list_items(body)
+        if groups:
+            header = body[: groups[0][0].start]
+            records = [record_from_fields(g) for g in groups]
+            loose = [f for f in fields if not any(f in g for g in groups)]
+            footer = ""
+        elif items:
+            header = body[: items[0][0]]
+            records = [record_from_item(text) for _, _, text in items]
+            footer = body[items[-1][1]:]
+            loose = self._trailing_fields(items, records)
+        else:
+            header = body
+            records = []
+            loose = []
+            footer = ""
+        report = self._new_report(header, at)
+        if not records and not groups:
+            records = narrative_records(body, report.unit)
+            if records:
+                header = body[: body.find(records[0].enterprise)]
+        if records or groups or items:
+            report.totals = find_totals(header + "\n" + "\n".join(_FOOTER_TOTALS.findall(footer)))
+        else:
+            report.totals = find_totals(body)
+        self._apply_shared(report, records, header, loose)
+        report.records = records
+        _full_unit_name(report)
+        return ParseResult("report", report, self._problems(report))
+
+    def _table_report(self, above: str, rows: list[dict[str, str]], below: str, at: datetime) -> ParseResult:
+        report = self._new_report(above, at)
+        report.totals = find_totals(above + "\n" + below)
+        records = [r for r in (record_from_row(row) for row in rows) if r]
+        self._apply_shared(report, records, above, [])
+        report.records = records
+        return ParseResult("report", report, self._problems(report))
+
+    def _new_report(self, header: str, at: datetime) -> Report:
+        unit, region, _ = find_unit(header, self.regions)
+        day = find_date(header, at)
+        dated = day is not None
+        if day is None:
+            day = self.calendar.previous_workday(at.date())
+        return Report(date=day, unit=unit, region=region, dated=dated)
+
+    def _trailing_fields(self, items: list[tuple[int, int, str]], records: list[Record]) -> list:
+        """Label lines after the last item apply to every record unless the others carry their own."""
+        last_text = items[-1][2]
+        lines = last_text.split("\n")
+        trailing = "\n".join(lines[1:])
+        loose = find_fields(trailing) if trailing.strip() else []
+        if not loose:
+            return []
+        own_elsewhere = {k for r in records[:-1] for k in ("inspectors", "rectification") if getattr(r, k)}
+        shared = [f for f in loose if f.kind in ("inspectors", "rectification") and f.kind not in own_elsewhere]
+        if shared:
+            records[-1] = record_from_item(lines[0])
+        return shared
+
+    def _apply_shared(self, report: Report, records: list[Record], header: str, loose: list) -> None:
+        """Header and footer facts that apply to every record: inspectors, unit, rectification, domain."""
+        shared_names: list[str] = []
+        shared_rect: str | None = None
+        inspecting_unit: str | None = None
+        m = _INSPECTED_BY.search(header)
+        if m:
+            shared_names = split_names(m.group("names"))
+            inspecting_unit = m.group("unit").split("：")[-1].split(":")[-1]
+        for f in loose:
+            if f.kind == "inspectors":
+                shared_names = split_names(f.value) or shared_names
+            elif f.kind == "rectification" and f.value not in ("", "无", "/"):
+                shared_rect = f.value
+        if shared_rect is None:
+            shared_rect = _summary_rectification(header)
+        header_domain = label_domain(header)
+        for rec in records:
+            if not rec.inspectors and shared_names:
+                rec.inspectors = list(shared_names)
+            if rec.inspecting_unit is None and inspecting_unit:
+                rec.inspecting_unit = inspecting_unit
+            if rec.hazards and not rec.rectification and shared_rect:
+                rec.rectification = shared_rect
+            rec.domain = label_domain(rec.inspecting_unit) or header_domain or infer_domain(rec.enterprise, rec.hazards)
+
+    def _problems(self, report: Report) -> list[str]:
+        problems: list[str] = []
+        many = len(report.records) > 1
+        for i, rec in enumerate(report.records, 1):
+            prefix = f"第{i}条" if many else ""
+            if not rec.inspectors:
+                problems.append(f"{prefix}缺少检查人员")
+            if rec.hazards and not rec.rectification:
+                problems.append(f"{prefix}缺少整改情况")
+        total = report.totals.get("hazards")
+        listed = sum(len(r.hazards) for r in report.records)
+        if total is not None and report.records and listed and total != listed:
+            problems.append(f"合计隐患{total}处与明细{listed}处不符")
+        if not report.dated:
+            problems.append("未注明检查日期")
+        return problems
+
+
+def _summary_rectification(header: str) -> str | None:
+    """`发现问题隐患四处，当场整改两处，其余两处已下达整改指令书`: what follows the count."""
+    m = re.search(r"发现[^，,。；;]*?(?:隐患|问题)[^，,。；;]*?[处项条][，,](?P<rest>[^。\n]+)", header)
+    if not m:
+        return None
+    rest = m.group("rest").strip(" ，,")
+    return rest if re.match(r"(?:已|当场|现场|均|全部|立即|责令|限期)", rest) else None
+
+
+def _full_unit_name(report: Report) -> None:
+    """`临江市应急局` in the title, `临江市应急管理局` as 检查单位: keep the full name."""
+    if report.unit and report.unit.endswith("应急局"):
+        full = report.unit[: -len("应急局")] + "应急管理局"
+        if any(r.inspecting_unit == full for r in report.records):
+            report.unit = full
+
+
+def is_enterprise_name(name: str) -> bool:
+    return bool(ENTERPRISE_END.search(name))
