@@ -11,7 +11,7 @@ RECT_START = re.compile(
     r"第\s*[\d①-⑳一二三四五六七八九十、，,（()）]+\s*[项条处])"
 )
 _MARK = re.compile(rf"^\s*{MARKER}\s*")
-_BREAK = re.compile(rf"(?:(?<=^)|(?<=[；;。\n]))\s*(?={MARKER})|[；;\n]|。(?=\s*\S)")
+_BREAK = re.compile(rf"(?:(?<=^)|(?<=[；;。\n\s]))\s*(?={MARKER})|[；;\n]|。(?=\s*\S)")
 
 
 def split_hazards(text: str, count: int | None = None) -> tuple[list[str], str | None, list[str | None]]:

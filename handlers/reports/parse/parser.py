@@ -100,7 +100,7 @@ class Parser:
             report.totals = find_totals(body)
         self._apply_shared(report, records, header, loose)
         report.records = records
-        _full_unit_name(report)
+        self._unit_from_records(report)
         return ParseResult("report", report, self._problems(report))
 
     def _table_report(self, above: str, rows: list[dict[str, str]], below: str, at: datetime) -> ParseResult:
@@ -109,6 +109,7 @@ class Parser:
         records = [r for r in (record_from_row(row) for row in rows) if r]
         self._apply_shared(report, records, above, [])
         report.records = records
+        self._unit_from_records(report)
         return ParseResult("report", report, self._problems(report))
 
     def _new_report(self, header: str, at: datetime) -> Report:
@@ -159,6 +160,18 @@ class Parser:
                 rec.rectification = shared_rect
             rec.domain = label_domain(rec.inspecting_unit) or header_domain or infer_domain(rec.enterprise, rec.hazards)
 
+    def _unit_from_records(self, report: Report) -> None:
+        """No unit in the title: the bureau named as 检查单位 reports; `应急局` in the title, `应急管理局`
+        as 检查单位: keep the full name."""
+        if report.unit and report.unit.endswith("应急局"):
+            full = report.unit[: -len("应急局")] + "应急管理局"
+            if any(r.inspecting_unit == full for r in report.records):
+                report.unit = full
+        if report.unit is None and report.records and report.records[0].inspecting_unit:
+            unit, region, end = find_unit(report.records[0].inspecting_unit, self.regions)
+            if unit and end == len(report.records[0].inspecting_unit):
+                report.unit, report.region = unit, region
+
     def _problems(self, report: Report) -> list[str]:
         problems: list[str] = []
         many = len(report.records) > 1
@@ -184,14 +197,6 @@ def _summary_rectification(header: str) -> str | None:
         return None
     rest = m.group("rest").strip(" ，,")
     return rest if re.match(r"(?:已|当场|现场|均|全部|立即|责令|限期)", rest) else None
-
-
-def _full_unit_name(report: Report) -> None:
-    """`临江市应急局` in the title, `临江市应急管理局` as 检查单位: keep the full name."""
-    if report.unit and report.unit.endswith("应急局"):
-        full = report.unit[: -len("应急局")] + "应急管理局"
-        if any(r.inspecting_unit == full for r in report.records):
-            report.unit = full
 
 
 def is_enterprise_name(name: str) -> bool:

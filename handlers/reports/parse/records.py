@@ -157,6 +157,9 @@ def narrative_records(body: str, unit: str | None) -> list[Record]:
     for i, m in enumerate(matches):
         end = matches[i + 1].start() if i + 1 < len(matches) else len(body)
         after = body[m.end():end]
+        if i + 1 < len(matches):
+            stop = max(after.rfind("。"), after.rfind("\n"))
+            after = after[: stop + 1] if stop >= 0 else after
         enterprise, site = split_enterprise(m.group("ent"))
         who = m.group("who")
         if unit and unit in who:

@@ -65,6 +65,9 @@ def split_tsv(text: str) -> tuple[str, list[dict[str, str]], str] | None:
                 if any(c.strip() for c in cells):
                     after.append("".join(cells))
                 continue
+            if any(c.strip().startswith(("合计", "总计", "小计")) for c in cells):
+                after.append(" ".join(c for c in cells if c.strip()))
+                continue
             rows.append({kind: cells[idx] for idx, kind in mapping.items() if idx < len(cells)})
         return "\n".join(lines[:i]), rows, "\n".join(after)
     return None
