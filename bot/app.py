@@ -21,6 +21,7 @@ from bot.regions import RegionTree
 from bot.scheduler import Scheduler
 from bot.settings import Settings
 from bot.templates import Templates
+from bot.workdays import WorkCalendar
 from bot.transports.simulator import SimulatorTransport
 from models.db import make_engine, migrate, session_factory
 
@@ -155,6 +156,8 @@ def create_app(
         "transport_names": sorted({name for name, _ in app.transports}),
         "log": app.log,
         "startup": [],
+        "calendar": WorkCalendar(cfg.schedule.extra_workdays, cfg.schedule.extra_holidays),
+        "web_routes": [],
     }
     from handlers import install
 

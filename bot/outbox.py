@@ -6,6 +6,7 @@ transports under a per-account rate limit, with retries and backoff.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -208,7 +209,5 @@ class OutboxSender:
             if self.next_due is not None:
                 timeout = max(0.05, min(idle_s, (self.next_due - self.clock.now()).total_seconds()))
             self._wake.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
-            except TimeoutError:
-                pass

@@ -75,6 +75,14 @@ class RegionTree:
         key = self._names.get(name)
         return self.by_key.get(key) if key else None
 
+    def canonical(self, name: str | None) -> str | None:
+        """The region key for a name as written, including `辽源市东辽县`."""
+        r = self.resolve(name)
+        if r is not None:
+            return r.key
+        spans = self.find_all(name or "")
+        return spans[-1][2].key if spans and spans[-1][1] == len(name or "") else None
+
     def find_all(self, text: str) -> list[tuple[int, int, Region]]:
         """Every region name in the text, longest match first at each place."""
         found = []

@@ -7,10 +7,10 @@ from bot.dispatch import Router
 
 
 def install(app: Any) -> list[Router]:
-    from handlers import basic
+    from handlers import basic, reports
 
     routers: list[Router] = []
-    for module in (basic,):
+    for module in (basic, reports):
         routers.extend(module.setup(app))
     routers.append(basic.fallback_router())
     return routers

@@ -1,4 +1,8 @@
 """Import every table so that the metadata (and Alembic) sees them all."""
 from models.core import AuditLog, Binding, KeyValue, OutboxEntry, RawMessage
+from models.reports import Hazard, HazardEvent, InspectionRecord, InspectionReport
 
-__all__ = ["AuditLog", "Binding", "KeyValue", "OutboxEntry", "RawMessage"]
+__all__ = [
+    "AuditLog", "Binding", "Hazard", "HazardEvent", "InspectionRecord", "InspectionReport", "KeyValue",
+    "OutboxEntry", "RawMessage",
+]

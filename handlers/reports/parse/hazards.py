@@ -17,7 +17,7 @@ _BREAK = re.compile(rf"(?:(?<=^)|(?<=[；;。\n\s]))\s*(?={MARKER})|[；;\n]|。
 def split_hazards(text: str, count: int | None = None) -> tuple[list[str], str | None, list[str | None]]:
     """(hazards, rectification found in the text, per-hazard rectification)."""
     text = text.strip()
-    if not text or NONE_FOUND.match(text) and len(NONE_FOUND.match(text).group()) >= len(text.rstrip("。.；;")):
+    if not text or (NONE_FOUND.match(text) and len(NONE_FOUND.match(text).group()) >= len(text.rstrip("。.；;"))):
         return [], None, []
     if NONE_FOUND.match(text):
         rest = text[NONE_FOUND.match(text).end():].strip(" ，,。")

@@ -51,7 +51,7 @@ def record_from_fields(fields: list[Field]) -> Record:
                 spilled.append(spill)
         elif f.kind in ("hazards", "hazards_rect"):
             count = f.count or count
-            hazards, rect, per = split_hazards(_raw(f), count)
+            hazards, rect, per = split_hazards(f.value, count)
             rec.hazards.extend(hazards)
             rec.hazard_rectifications.extend(per)
             if rect and not rec.rectification:
@@ -78,10 +78,6 @@ def _first_clause(value: str) -> tuple[str, str | None]:
         return value, None
     rest = value[m.end():].strip()
     return value[: m.start()], rest or None
-
-
-def _raw(f: Field) -> str:
-    return f.value if f.value.endswith("。") else f.value
 
 
 def _null(value: str | None) -> str | None:

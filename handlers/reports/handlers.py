@@ -1,0 +1,103 @@
+"""Reports posted in groups or privately: parse, store, answer in one or two lines."""
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from bot.config import Config, Person
+from bot.directory import Directory
+from bot.dispatch import SKIP, Router
+from bot.dispatch.filters import Command
+from bot.events import InboundMessage
+from bot.outbox import Outbox
+from bot.templates import Templates
+from bot.text import clean
+from bot.workdays import WorkCalendar
+from handlers.reports.ingest import Ingested, report_deadline, resolve_unit, store_report
+from handlers.reports.parse import ParseResult, Parser
+
+router = Router(__name__)
+
+
+@router.message(Command("模板", "日报模板", "报表模板"))
+async def template(event: InboundMessage, outbox: Outbox, templates: Templates) -> str:
+    outbox.reply(event, templates.render("report_template"))
+    return "template"
+
+
+async def _parsed(data: dict[str, Any]) -> dict[str, Any] | bool:
+    """A filter: the message is a report (text or .xlsx attachment)."""
+    event: InboundMessage = data["event"]
+    parser: Parser = data["parser"]
+    sheet = next((a for a in event.attachments if a.name.lower().endswith((".xlsx", ".xlsm"))), None)
+    if sheet is not None:
+        try:
+            result = await asyncio.to_thread(parser.parse_xlsx, Path(sheet.path), event.text, event.received_at)
+        except Exception as exc:  # a broken workbook is the sender's problem to fix, not a crash
+            return {"parsed": None, "sheet_error": str(exc) or type(exc).__name__}
+        return {"parsed": result, "source": "xlsx"}
+    text = clean(event.text)
+    mention = "@" + data["cfg"].bot.name
+    if text.lstrip().startswith(mention):
+        text = text.lstrip()[len(mention):]
+    if len(text) < 12:
+        return False
+    result = parser.parse(text, event.received_at)
+    return {"parsed": result, "source": "text"} if result.kind == "report" else False
+
+
+@router.message(_parsed)
+async def report(
+    event: InboundMessage,
+    parsed: ParseResult | None,
+    person: Person | None,
+    directory: Directory,
+    outbox: Outbox,
+    templates: Templates,
+    cfg: Config,
+    calendar: WorkCalendar,
+    session: Any,
+    raw_id: int,
+    source: str = "text",
+    sheet_error: str | None = None,
+) -> Any:
+    if parsed is None:
+        outbox.reply(event, f"附件无法识别为日报表：{sheet_error}。请用六栏表格（检查单位、受检单位、检查地点、发现的问题隐患、检查人员、整改情况），第一行可为标题。")
+        return "report_unreadable"
+    if parsed.report is None:
+        return SKIP
+    if person is None:
+        outbox.reply(event, templates.render("unknown_sender_report", sender=event.sender_name or event.sender_id))
+        return "report_unknown_sender"
+    parsed_report = parsed.report
+    unit = resolve_unit(parsed_report, person, directory)
+    due = report_deadline(parsed_report.date, cfg, calendar)
+    late = event.received_at > due
+    stored = await store_report(session, parsed_report, unit=unit, posted_by=person.id, posted_at=event.received_at,
+                                raw_id=raw_id, late=late, source=source)
+    stored.report.problems = parsed.problems
+    session.add(stored.report)
+    outbox.reply(event, reply_text(stored, parsed, late))
+    return "report_corrected" if stored.corrected else "report"
+
+
+def reply_text(stored: Ingested, parsed: ParseResult, late: bool) -> str:
+    r = stored.report
+    where = r.region or r.unit_name or "本单位"
+    day = f"{r.report_date.month}月{r.report_date.day}日"
+    enterprises = r.enterprises if r.enterprises is not None else len(parsed.report.records) if parsed.report else 0
+    hazards = r.hazards if r.hazards is not None else stored.hazards
+    rectified = r.rectified if r.rectified is not None else stored.rectified
+    verb = "已更正" if stored.corrected else "已登记"
+    line = f"{verb} {where} {day}：检查企业{enterprises}家，隐患{hazards}处（已整改{rectified}处）。"
+    if late:
+        line += "逾期报送，已标记。"
+    lines = [line]
+    if stored.open_ids:
+        ids = stored.open_ids
+        shown = f"#{ids[0]}" if len(ids) == 1 else f"#{ids[0]}–#{ids[-1]}"
+        lines.append(f"待整改{len(ids)}处，编号{shown}；整改后发“销号 编号 说明”。")
+    if parsed.problems:
+        lines.append("请补充：" + "；".join(parsed.problems) + "。补全后整条重发即自动更正。")
+    return "\n".join(lines)

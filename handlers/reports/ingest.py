@@ -1,0 +1,130 @@
+"""Keep a parsed report: the report, its records, one hazard row per hazard, and their history."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlmodel import col, select, update
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.clock import local
+from bot.config import Config, Person, Unit
+from bot.directory import Directory
+from bot.workdays import WorkCalendar
+from handlers.reports.parse import Report
+from handlers.reports.status import deadline, statuses
+from models.reports import Hazard, HazardEvent, InspectionRecord, InspectionReport
+
+
+@dataclass
+class Ingested:
+    report: InspectionReport
+    corrected: bool
+    open_ids: list[int]
+    rectified: int
+    hazards: int
+
+
+def resolve_unit(parsed: Report, person: Person | None, directory: Directory) -> Unit | None:
+    """The configured unit the report is for: by the region it names, else the poster's unit."""
+    region = directory.regions.canonical(parsed.region)
+    if region:
+        bureaus = [u for u in directory.cfg.units if u.region == region and u.kind == "bureau"]
+        if bureaus:
+            return bureaus[0]
+    return directory.unit_of(person)
+
+
+def report_deadline(day: date, cfg: Config, calendar: WorkCalendar, round_deadline: datetime | None = None) -> datetime:
+    """A day's report is due at the deadline on the next workday after it."""
+    if round_deadline is not None:
+        return round_deadline
+    due = day + timedelta(days=1)
+    while not calendar.is_workday(due):
+        due += timedelta(days=1)
+    return local(due, cfg.schedule.deadline.hour, cfg.schedule.deadline.minute)
+
+
+async def store_report(
+    session: AsyncSession,
+    parsed: Report,
+    *,
+    unit: Unit | None,
+    posted_by: str,
+    posted_at: datetime,
+    raw_id: int | None,
+    late: bool,
+    source: str,
+    round_no: int = 1,
+) -> Ingested:
+    region = unit.region if unit else parsed.region
+    previous = (
+        await session.exec(
+            select(InspectionReport).where(
+                col(InspectionReport.active),
+                InspectionReport.report_date == parsed.date,
+                InspectionReport.round == round_no,
+                (InspectionReport.unit_id == unit.id) if unit else (InspectionReport.region == region),
+            )
+        )
+    ).all()
+    report = InspectionReport(
+        unit_id=unit.id if unit else None,
+        unit_name=parsed.unit or (unit.name if unit else None),
+        region=region,
+        report_date=parsed.date,
+        round=round_no,
+        posted_by=posted_by,
+        posted_at=posted_at,
+        raw_message_id=raw_id,
+        source=source,
+        late=late,
+        corrected=bool(previous),
+        problems=[],
+        **{k: parsed.totals.get(k) for k in ("teams", "inspectors", "enterprises", "hazards", "rectified")},
+    )
+    session.add(report)
+    await session.flush()
+    for old in previous:
+        old.active = False
+        old.superseded_by = report.id
+        session.add(old)
+        await _supersede_hazards(session, old.id, posted_by, posted_at, report.id)
+    open_ids: list[int] = []
+    rectified = total = 0
+    for seq, rec in enumerate(parsed.records, 1):
+        row = InspectionRecord(report_id=report.id, seq=seq, enterprise=rec.enterprise[:200],
+                               inspecting_unit=rec.inspecting_unit, location=rec.location, domain=rec.domain,
+                               inspectors=rec.inspectors, rectification=rec.rectification, hazard_count=len(rec.hazards))
+        session.add(row)
+        await session.flush()
+        done = statuses(len(rec.hazards), rec.rectification, rec.hazard_rectifications)
+        rows: list[Hazard] = []
+        for i, text in enumerate(rec.hazards):
+            own = rec.hazard_rectifications[i] if i < len(rec.hazard_rectifications) else None
+            rows.append(Hazard(report_id=report.id, record_id=row.id, unit_id=report.unit_id, region=region,
+                               enterprise=rec.enterprise[:200], domain=rec.domain, text=text, found_on=parsed.date,
+                               status="rectified" if done[i] else "open",
+                               deadline=None if done[i] else deadline(own or rec.rectification, parsed.date),
+                               rectification=own or rec.rectification, created_at=posted_at))
+        session.add_all(rows)
+        await session.flush()
+        for hz in rows:
+            session.add(HazardEvent(hazard_id=hz.id, at=posted_at, actor=posted_by,
+                                    action="found" if hz.status == "open" else "rectified", note=hz.rectification))
+            total += 1
+            if hz.status == "open":
+                open_ids.append(hz.id)  # type: ignore[arg-type]
+            else:
+                rectified += 1
+    return Ingested(report, bool(previous), open_ids, rectified, total)
+
+
+async def _supersede_hazards(session: AsyncSession, report_id: int | None, actor: str, at: datetime, new_id: int | None) -> None:
+    rows = (await session.exec(select(Hazard).where(Hazard.report_id == report_id))).all()
+    for hz in rows:
+        session.add(HazardEvent(hazard_id=hz.id, at=at, actor=actor, action="superseded",
+                                note=f"被第{new_id}号报告更正"))
+    await session.exec(
+        update(Hazard).where(col(Hazard.report_id) == report_id).values(status="superseded")
+    )

@@ -1,0 +1,113 @@
+"""日报表 end to end: officials post reports in the groups; the bot answers and keeps records."""
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from sqlmodel import col, select
+
+from bot.events import Attachment
+from models.core import RawMessage
+from models.reports import Hazard, HazardEvent, InspectionRecord, InspectionReport
+from tests.conftest import both_backends
+from tests.harness import Harness
+
+LONGTAN = (
+    "吉林市龙潭区应急管理局3月13日监督检查情况\n【检查单位】龙潭区应急管理局危化股\n【受检单位】吉林市丰源化工有限公司\n"
+    "【检查地点】龙潭区遵义东路188号\n【发现的问题隐患】1.罐区可燃气体报警器未按期检定；2.装卸区静电接地报警仪损坏；"
+    "3.部分岗位安全警示标识缺失\n【检查人员】王立群、刘晓东\n【整改情况】第3项已当场整改，第1、2项责令限期7日内整改"
+)
+
+
+async def reports(h: Harness) -> list[InspectionReport]:
+    async with h.app.sessions() as s:
+        return list((await s.exec(select(InspectionReport).order_by(col(InspectionReport.id)))).all())
+
+
+@both_backends
+async def test_report_is_registered_and_answered_in_one_line(h: Harness) -> None:
+    assert await h.say("g-jl", "ltq-bs", LONGTAN) == "report"
+    msg = h.expect_sent("已登记 吉林市龙潭区 3月13日：检查企业1家，隐患3处（已整改1处）。", chat="g-jl")
+    assert "待整改2处" in msg.text and msg.mentions[0].id == "ltq-bs"
+    [rep] = await reports(h)
+    assert rep.unit_id == "ltq-yjj" and rep.report_date == date(2026, 3, 13) and not rep.late and rep.active
+    async with h.app.sessions() as s:
+        rec = (await s.exec(select(InspectionRecord))).one()
+        hazards = (await s.exec(select(Hazard).order_by(col(Hazard.id)))).all()
+        events = (await s.exec(select(HazardEvent))).all()
+    assert rec.domain == "危化品" and rec.inspectors == ["王立群", "刘晓东"]
+    assert [hz.status for hz in hazards] == ["open", "open", "rectified"]
+    assert hazards[0].deadline == date(2026, 3, 20) and hazards[0].region == "吉林市龙潭区"
+    assert len(events) == 3
+
+
+@both_backends
+async def test_repost_replaces_and_keeps_history(h: Harness) -> None:
+    await h.say("g-jl", "ltq-bs", LONGTAN)
+    assert await h.say("g-jl", "ltq-bs", LONGTAN.replace("第3项已当场整改，第1、2项责令限期7日内整改", "均已当场整改")) == "report_corrected"
+    h.expect_sent("已更正 吉林市龙潭区 3月13日：检查企业1家，隐患3处（已整改3处）。")
+    old, new = await reports(h)
+    assert not old.active and old.superseded_by == new.id and new.active and new.corrected
+    async with h.app.sessions() as s:
+        statuses = [hz.status for hz in (await s.exec(select(Hazard).order_by(col(Hazard.id)))).all()]
+    assert statuses == ["superseded"] * 3 + ["rectified"] * 3
+
+
+async def test_same_message_twice_is_stored_once(h: Harness) -> None:
+    event = h.event("g-jl", "ltq-bs", LONGTAN, message_id="wx-report-1")
+    assert await h.app.feed(event) == "report"
+    assert await h.app.feed(event) == "duplicate"
+    assert len(await reports(h)) == 1
+
+
+async def test_late_report_is_kept_and_marked(h: Harness) -> None:
+    # the 3月13日 (Friday) report was due Monday 3月16日 15:00
+    h.clock.advance(hours=7)  # Monday 16:00
+    await h.say("g-jl", "ltq-bs", LONGTAN)
+    h.expect_sent("逾期报送，已标记")
+    assert (await reports(h))[0].late
+
+
+async def test_missing_fields_are_named_with_how_to_fix(h: Harness) -> None:
+    text = "辽源市东辽县应急管理局3月13日检查情况\n检查单位：东辽县应急管理局\n受检单位：东辽县鑫旺建材有限公司\n发现问题隐患：破碎机皮带防护罩缺失\n整改情况：已责令限期3日内整改"
+    await h.say("g-ly", "dl-bs", text)
+    msg = h.expect_sent("已登记 东辽县 3月13日")
+    assert "请补充：缺少检查人员。补全后整条重发即自动更正。" in msg.text
+
+
+async def test_unknown_sender_report_is_kept_and_told_how_to_register(h: Harness) -> None:
+    assert await h.say("g-jl", "wxid_new", LONGTAN) == "report_unknown_sender"
+    h.expect_sent("请联系管理员登记为报送员后重发")
+    assert await reports(h) == []
+    async with h.app.sessions() as s:
+        raw = (await s.exec(select(RawMessage))).one()
+    assert raw.text == LONGTAN and not raw.sender_known
+
+
+async def test_chatter_and_acks_are_not_reports(h: Harness) -> None:
+    for text in ["收到，按要求办理", "梨树、伊通今天的日报还没报，请抓紧，15点前报送", "日报模板是哪一版？上周发的那个还是今天的？"]:
+        assert await h.say("g-sp", "ls-bs", text) == "ignored"
+    assert await reports(h) == []
+
+
+async def test_template_command(h: Harness) -> None:
+    await h.say("g-jl", "ltq-bs", "@应急助手 模板")
+    h.expect_sent("【日报模板】")
+
+
+async def test_xlsx_attachment_is_a_report(h: Harness, tmp_path: Path) -> None:
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["桦甸市应急管理局3月13日监督检查情况"])
+    ws.append(["检查单位", "受检单位", "检查地点", "发现的问题隐患", "检查人员", "整改情况"])
+    ws.append(["桦甸市应急管理局", "桦甸市金鼎矿业有限公司", "八道河子镇", "井下避灾路线标识不清", "张宏伟、李俊峰", "限期5日内整改"])
+    path = tmp_path / "桦甸日报.xlsx"
+    wb.save(path)
+    assert await h.say("g-jl", "hd-bs", "", attachments=[Attachment("桦甸日报.xlsx", str(path))]) == "report"
+    h.expect_sent("已登记 桦甸市 3月13日：检查企业1家，隐患1处（已整改0处）。")
+    broken = tmp_path / "坏.xlsx"
+    broken.write_bytes(b"not a workbook")
+    assert await h.say("g-jl", "hd-bs", "", attachments=[Attachment("坏.xlsx", str(broken))]) == "report_unreadable"
+    h.expect_sent("附件无法识别为日报表")
