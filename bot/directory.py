@@ -88,6 +88,15 @@ class Directory:
             r = self.regions.by_key.get(r.parent) if r.parent else None
         return None
 
+    def city_of(self, region: str | None) -> str:
+        """The 市州 a region belongs to (itself for a city); 省本级 for the province."""
+        r = self.regions.by_key.get(region or "")
+        if r is None:
+            return region or "未知地区"
+        if r.level == "province":
+            return PROVINCE_LEVEL
+        return r.city or r.key
+
     def members(self, group: Group) -> list[Person]:
         if group.members is not None:
             return [self.people[m] for m in group.members if m in self.people]

@@ -7,10 +7,10 @@ from bot.dispatch import Router
 
 
 def install(app: Any) -> list[Router]:
-    from handlers import basic, reports
+    from handlers import basic, daily, hazards, reports
 
     routers: list[Router] = []
-    for module in (basic, reports):
+    for module in (basic, reports, daily, hazards):
         routers.extend(module.setup(app))
     routers.append(basic.fallback_router())
     return routers

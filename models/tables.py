@@ -1,8 +1,9 @@
 """Import every table so that the metadata (and Alembic) sees them all."""
 from models.core import AuditLog, Binding, KeyValue, OutboxEntry, RawMessage
+from models.daily import Commentary, EmergencyMode
 from models.reports import Hazard, HazardEvent, InspectionRecord, InspectionReport
 
 __all__ = [
-    "AuditLog", "Binding", "Hazard", "HazardEvent", "InspectionRecord", "InspectionReport", "KeyValue",
+    "AuditLog", "Binding", "Commentary", "EmergencyMode", "Hazard", "HazardEvent", "InspectionRecord", "InspectionReport", "KeyValue",
     "OutboxEntry", "RawMessage",
 ]

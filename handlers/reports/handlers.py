@@ -14,6 +14,7 @@ from bot.outbox import Outbox
 from bot.templates import Templates
 from bot.text import clean
 from bot.workdays import WorkCalendar
+from handlers.daily.rounds import slot_for_post, slots_for
 from handlers.reports.ingest import Ingested, report_deadline, resolve_unit, store_report
 from handlers.reports.parse import ParseResult, Parser
 
@@ -72,10 +73,20 @@ async def report(
         return "report_unknown_sender"
     parsed_report = parsed.report
     unit = resolve_unit(parsed_report, person, directory)
-    due = report_deadline(parsed_report.date, cfg, calendar)
-    late = event.received_at > due
+    round_no = 1
+    slots = await slots_for(session, event.received_at.date(), cfg, calendar)
+    if slots and slots[0].emergency:
+        # 提级管理: the report belongs to the round it meets; undated means today
+        slot = slot_for_post(slots, event.received_at)
+        assert slot is not None
+        round_no, late = slot.round, event.received_at > slot.deadline
+        if not parsed_report.dated:
+            parsed_report.date = event.received_at.date()
+            parsed.problems = [p for p in parsed.problems if p != "未注明检查日期"]
+    else:
+        late = event.received_at > report_deadline(parsed_report.date, cfg, calendar)
     stored = await store_report(session, parsed_report, unit=unit, posted_by=person.id, posted_at=event.received_at,
-                                raw_id=raw_id, late=late, source=source)
+                                raw_id=raw_id, late=late, source=source, round_no=round_no)
     stored.report.problems = parsed.problems
     session.add(stored.report)
     outbox.reply(event, reply_text(stored, parsed, late))
@@ -90,6 +101,8 @@ def reply_text(stored: Ingested, parsed: ParseResult, late: bool) -> str:
     hazards = r.hazards if r.hazards is not None else stored.hazards
     rectified = r.rectified if r.rectified is not None else stored.rectified
     verb = "已更正" if stored.corrected else "已登记"
+    if r.round > 1 or stored.report.round != 1:
+        day += f"第{r.round}轮"
     line = f"{verb} {where} {day}：检查企业{enterprises}家，隐患{hazards}处（已整改{rectified}处）。"
     if late:
         line += "逾期报送，已标记。"

@@ -1,0 +1,194 @@
+"""Queries and steering from the chat: 日报表, 今日未报, 统计, 日点评 approval, 提级管理."""
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.audit import audit
+from bot.config import Config, Person
+from bot.directory import Directory
+from bot.dispatch import Router
+from bot.dispatch.filters import Command
+from bot.events import InboundMessage
+from bot.outbox import Outbox
+from bot.workdays import WorkCalendar
+from handlers.daily.commentary import domain_of
+from handlers.daily.consolidate import consolidated
+from handlers.daily.figures import Figures, load_day, missing_units
+from handlers.daily.publish import final_text, publish_commentary
+from handlers.daily.rounds import default_rounds, slots_for
+from handlers.reports.parse.dates import find_date
+from handlers.reports.parse.numbers import to_int
+from models.daily import Commentary, EmergencyMode
+from models.reports import InspectionReport
+
+router = Router(__name__)
+
+
+@router.message(Command("日报表", "汇总"))
+async def daily_report(event: InboundMessage, args: str, session: AsyncSession, directory: Directory,
+                       outbox: Outbox, calendar: WorkCalendar, app: Any) -> str:
+    now = event.received_at
+    day = find_date(args, now) if args else None
+    day = day or calendar.previous_workday(now.date())
+    text, path = await consolidated(session, directory, day, app.settings.var_dir / "files")
+    outbox.reply(event, text, attachment=str(path))
+    return "daily_report"
+
+
+@router.message(Command("今日未报", "未报", "谁没报", "哪些没报"))
+async def not_reported(event: InboundMessage, session: AsyncSession, directory: Directory, outbox: Outbox,
+                       cfg: Config, calendar: WorkCalendar) -> str:
+    now = event.received_at
+    slots = await slots_for(session, now.date(), cfg, calendar)
+    if not slots:
+        outbox.reply(event, "今天不是工作日，无需报送日报。")
+        return "not_reported"
+    slot = next((s for s in slots if now <= s.deadline), slots[-1])
+    data = await load_day(session, slot.report_date, slot.round)
+    missing = missing_units(directory, {r.unit_id for r in data.reports})
+    due = f"{slot.deadline.hour}:{slot.deadline.minute:02d}"
+    if not missing:
+        outbox.reply(event, f"{slot.label()}日报已全部报送（{len(directory.reporting_units())}个单位）。")
+    else:
+        outbox.reply(event, f"{slot.label()}日报（{due}截止）未报{len(missing)}个：{'、'.join(u.name for u in missing)}")
+    return "not_reported"
+
+
+@router.message(Command("统计"))
+async def stats(event: InboundMessage, args: str, session: AsyncSession, directory: Directory, outbox: Outbox) -> str:
+    start, end, label = _period(args, event.received_at)
+    region = next((r for _, _, r in directory.regions.find_all(args) if r.level != "province"), None)
+    rows = (await session.exec(select(InspectionReport).where(
+        col(InspectionReport.active), InspectionReport.report_date >= start, InspectionReport.report_date <= end))).all()
+    if region is not None:
+        rows = [r for r in rows if r.region and directory.regions.contains(region.key, r.region)]
+    days = sorted({r.report_date for r in rows})
+    total = Figures()
+    for d in days:
+        data = await load_day(session, d)
+        for rep in data.reports:
+            if rep in rows:
+                total.add(data.figures(rep))
+    where = region.key if region else "全省"
+    outbox.reply(event, f"{where}{label}（{start.month}月{start.day}日—{end.month}月{end.day}日）："
+                        f"报送{total.reports}份，{total.line()}。")
+    return "stats"
+
+
+def _period(args: str, now: datetime) -> tuple[date, date, str]:
+    today = now.date()
+    if "本月" in args:
+        return today.replace(day=1), today, "本月"
+    if "上周" in args:
+        start = today - timedelta(days=today.weekday() + 7)
+        return start, start + timedelta(days=6), "上周"
+    if "今日" in args or "今天" in args:
+        return today, today, "今日"
+    day = find_date(args, now)
+    if day is not None:
+        return day, day, ""
+    return today - timedelta(days=today.weekday()), today, "本周"
+
+
+def _may_comment(person: Person | None, domain: str) -> bool:
+    return person is not None and ("admin" in person.roles or ("division_head" in person.roles and person.domain == domain))
+
+
+async def _latest_draft(session: AsyncSession, domain: str) -> Commentary | None:
+    return (await session.exec(select(Commentary).where(Commentary.domain == domain, Commentary.status == "draft")
+                               .order_by(col(Commentary.id).desc()))).first()
+
+
+@router.message(Command("发布点评", prefix_only=False))
+async def publish(event: InboundMessage, args: str, person: Person | None, session: AsyncSession, outbox: Outbox,
+                  app: Any) -> str:
+    domain = domain_of(args)
+    if domain is None:
+        outbox.reply(event, "请写明领域，如：发布点评 危化品（可选：煤矿、非煤矿山、危化品、工贸、烟花爆竹）")
+        return "commentary_bad"
+    if not _may_comment(person, domain):
+        outbox.reply(event, f"只有{domain}处长可以发布{domain}点评。")
+        return "commentary_denied"
+    c = await _latest_draft(session, domain)
+    if c is None:
+        outbox.reply(event, f"没有待发布的{domain}点评草稿。")
+        return "commentary_none"
+    publish_commentary(app, outbox, c, event.received_at, approved_by=person)
+    session.add(c)
+    audit(session, person.id, "commentary_publish", event.received_at, commentary=c.id, domain=domain)  # type: ignore[union-attr]
+    outbox.reply(event, f"{domain}点评已发布到处长工作群和省安委办工作群。")
+    return "commentary_published"
+
+
+@router.message(Command("修改点评", "点评", prefix_only=False))
+async def remark(event: InboundMessage, command: str, args: str, person: Person | None, session: AsyncSession,
+                 outbox: Outbox) -> str:
+    domain = domain_of(args)
+    body = re.sub(r"^[^：:]*[：:]", "", args, count=1).strip() if re.search(r"[：:]", args) else ""
+    if domain is None or not body:
+        outbox.reply(event, f"格式：{command} 危化品：内容")
+        return "commentary_bad"
+    if not _may_comment(person, domain):
+        outbox.reply(event, f"只有{domain}处长可以{command}。")
+        return "commentary_denied"
+    c = await _latest_draft(session, domain)
+    if c is None:
+        outbox.reply(event, f"没有待发布的{domain}点评草稿。")
+        return "commentary_none"
+    if command == "修改点评":
+        c.text = body
+    else:
+        c.remarks = [*c.remarks, body]
+    session.add(c)
+    outbox.reply(event, "已更新草稿：\n" + final_text(c, None) + f"\n确认后发“发布点评 {domain}”。")
+    return "commentary_edited"
+
+
+@router.message(Command("提级管理", "提级"))
+async def raise_level(event: InboundMessage, args: str, person: Person | None, session: AsyncSession,
+                      outbox: Outbox) -> str:
+    if person is None or not {"admin", "duty_officer"} & set(person.roles):
+        outbox.reply(event, "只有管理员或值班员可以启动提级管理。")
+        return "emergency_denied"
+    now = event.received_at
+    n = to_int((re.search(r"(\d+|[一二三四五六七八九十两]+)\s*轮", args) or [None, "5"])[1]) or 5
+    times = re.findall(r"(\d{1,2})[:：](\d{2})", args)
+    if times:
+        rounds = [{"remind": _minus30(int(h), int(m)), "deadline": f"{int(h):02d}:{m}"} for h, m in times]
+    else:
+        rounds = default_rounds(min(max(n, 1), 12))
+    dates = [find_date(part, now) for part in re.split(r"至|到|—|-|~", args) if find_date(part, now)]
+    start = dates[0] if dates else now.date()
+    days = re.search(r"(\d+|[一二三四五六七八九十]+)\s*天", args)
+    end = dates[1] if len(dates) > 1 else start + timedelta(days=(to_int(days.group(1)) or 1) - 1 if days else 2)
+    mode = EmergencyMode(start=start, end=end, rounds=rounds, reason=args, set_by=person.id, set_at=now)
+    session.add(mode)
+    audit(session, person.id, "emergency_on", now, start=start.isoformat(), end=end.isoformat(), rounds=rounds)
+    deadlines = "、".join(r["deadline"] for r in rounds)
+    outbox.reply(event, f"已启动提级管理：{start.month}月{start.day}日至{end.month}月{end.day}日，每日{len(rounds)}轮，"
+                        f"截止时间 {deadlines}（提前半小时催报）。发“解除提级”结束。")
+    return "emergency_on"
+
+
+@router.message(Command("解除提级", "取消提级"))
+async def lower_level(event: InboundMessage, person: Person | None, session: AsyncSession, outbox: Outbox) -> str:
+    if person is None or not {"admin", "duty_officer"} & set(person.roles):
+        outbox.reply(event, "只有管理员或值班员可以解除提级管理。")
+        return "emergency_denied"
+    modes = (await session.exec(select(EmergencyMode).where(col(EmergencyMode.active)))).all()
+    for m in modes:
+        m.active = False
+        session.add(m)
+    audit(session, person.id, "emergency_off", event.received_at, modes=[m.id for m in modes])
+    outbox.reply(event, "已解除提级管理，恢复每个工作日一轮日报。" if modes else "当前没有提级管理。")
+    return "emergency_off"
+
+
+def _minus30(h: int, m: int) -> str:
+    total = max(h * 60 + m - 30, 0)
+    return f"{total // 60:02d}:{total % 60:02d}"

@@ -1,0 +1,49 @@
+"""The consolidated 日报表: one short text for the 处长工作群, plus the workbook."""
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+from pathlib import Path
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.directory import Directory
+from bot.regions import PROVINCE_LEVEL
+from handlers.daily.excel import build_workbook
+from handlers.daily.figures import DayData, Figures, by_city, load_day, missing_units
+
+
+def file_name(report_date: date) -> str:
+    return f"日报表_{report_date.isoformat()}.xlsx"
+
+
+def summary_text(directory: Directory, data: DayData, missing: list[str], file: str | None = None) -> str:
+    d = data.report_date
+    cities = by_city(directory, data)
+    total = Figures()
+    for fig in cities.values():
+        total.add(fig)
+    expected = len(directory.reporting_units())
+    late = sum(r.late for r in data.reports)
+    lines = [f"【{d.month}月{d.day}日日报表】",
+             f"全省：应报{expected}个单位，已报{total.reports}个" + (f"（逾期{late}个）" if late else "") + f"；{total.line()}。"]
+    prov = cities.pop(PROVINCE_LEVEL, None)
+    lines.append(f"附表1 省本级：{prov.line()}。" if prov else "附表1 省本级：未报送。")
+    lines.append("附表2 市县：")
+    for city in [c.key for c in directory.regions.cities()]:
+        fig = cities.get(city)
+        if fig:
+            lines.append(f"· {city}：{fig.line()}")
+    lines.append(f"未报送（{len(missing)}个）：{'、'.join(missing)}" if missing else "未报送：无")
+    if file:
+        lines.append(f"明细见附件 {file}")
+    return "\n".join(lines)
+
+
+async def consolidated(session: AsyncSession, directory: Directory, report_date: date, files: Path,
+                       round_no: int | None = None) -> tuple[str, Path]:
+    data = await load_day(session, report_date, round_no)
+    missing = [u.name for u in missing_units(directory, {r.unit_id for r in data.reports})]
+    path = files / file_name(report_date)
+    await asyncio.to_thread(build_workbook, directory, data, missing, path)
+    return summary_text(directory, data, missing, path.name), path

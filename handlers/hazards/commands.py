@@ -1,0 +1,104 @@
+"""销号 and 隐患清单 from the chat."""
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Any
+
+from openpyxl import Workbook
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.config import Person
+from bot.directory import Directory
+from bot.dispatch import Router
+from bot.dispatch.filters import Command
+from bot.events import InboundMessage
+from bot.outbox import Outbox
+from handlers.daily.commentary import domain_of
+from models.reports import Hazard, HazardEvent
+
+router = Router(__name__)
+SHOWN = 15
+
+
+def may_close(person: Person | None, hz: Hazard) -> bool:
+    if person is None:
+        return False
+    if "admin" in person.roles:
+        return True
+    if "division_head" in person.roles and person.domain in (hz.domain, None):
+        return True
+    return "reporter" in person.roles and person.unit is not None and person.unit == hz.unit_id
+
+
+@router.message(Command("销号"))
+async def close(event: InboundMessage, args: str, person: Person | None, session: AsyncSession, outbox: Outbox) -> str:
+    m = re.match(r"#?\s*(\d+)\s*[，,：:\s]*(.*)", args, re.S)
+    if not m:
+        outbox.reply(event, "格式：销号 隐患编号 整改说明，如：销号 12 已更换报警器并检定合格")
+        return "close_bad"
+    hz = await session.get(Hazard, int(m.group(1)))
+    note = m.group(2).strip()
+    if hz is None:
+        outbox.reply(event, f"没有编号为 #{m.group(1)} 的隐患。发“隐患清单”查看编号。")
+        return "close_unknown"
+    if hz.status in ("closed", "superseded"):
+        outbox.reply(event, f"#{hz.id} 已是{'销号' if hz.status == 'closed' else '已更正作废'}状态，无需重复操作。")
+        return "close_done"
+    if not may_close(person, hz):
+        outbox.reply(event, f"#{hz.id} 属于{hz.region}，只有该单位报送员或{hz.domain}处长可以销号。")
+        return "close_denied"
+    if len(note) < 2:
+        outbox.reply(event, f"请写明整改说明，如：销号 {hz.id} 已更换报警器并检定合格")
+        return "close_bad"
+    assert person is not None
+    hz.status, hz.closed_at, hz.closed_by, hz.evidence = "closed", event.received_at, person.id, note
+    session.add(hz)
+    session.add(HazardEvent(hazard_id=hz.id, at=event.received_at, actor=person.id, action="closed", note=note))
+    outbox.reply(event, f"已销号 #{hz.id} {hz.enterprise}：{hz.text}。")
+    return "closed"
+
+
+@router.message(Command("隐患清单", "隐患列表", "未整改隐患"))
+async def list_open(event: InboundMessage, args: str, session: AsyncSession, directory: Directory, outbox: Outbox,
+                    app: Any) -> str:
+    region = next((r for _, _, r in directory.regions.find_all(args) if r.level != "province"), None)
+    domain = domain_of(re.sub(r"^\S*?(市|州|县|区|会)\s*", "", args)) or next(
+        (d for d in ("煤矿", "非煤矿山", "危化品", "工贸", "烟花爆竹") if d in args), None)
+    q = select(Hazard).where(Hazard.status == "open").order_by(col(Hazard.deadline).is_(None), col(Hazard.deadline),
+                                                              col(Hazard.id))
+    if domain:
+        q = q.where(Hazard.domain == domain)
+    rows = list((await session.exec(q)).all())
+    if region is not None:
+        rows = [h for h in rows if h.region and directory.regions.contains(region.key, h.region)]
+    today = event.received_at.date()
+    where = (region.key if region else "全省") + (domain or "")
+    if not rows:
+        outbox.reply(event, f"{where}暂无未整改隐患。")
+        return "hazard_list"
+    lines = [f"{where}未整改隐患{len(rows)}处（逾期{sum(1 for h in rows if h.deadline and h.deadline < today)}处）："]
+    for h in rows[:SHOWN]:
+        due = f"限{h.deadline.month}月{h.deadline.day}日" if h.deadline else "未定期限"
+        late = "，逾期" if h.deadline and h.deadline < today else ""
+        lines.append(f"#{h.id} {h.region} {h.enterprise}：{h.text}（{due}{late}）")
+    attachment = None
+    if len(rows) > SHOWN:
+        path = app.settings.var_dir / "files" / f"隐患清单_{where}_{today.isoformat()}.xlsx"
+        await asyncio.to_thread(_write, rows, path)
+        attachment = str(path)
+        lines.append(f"……另{len(rows) - SHOWN}处见附件")
+    outbox.reply(event, "\n".join(lines), attachment=attachment)
+    return "hazard_list"
+
+
+def _write(rows: list[Hazard], path: Any) -> None:
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "未整改隐患"
+    ws.append(["编号", "地区", "企业", "领域", "隐患", "发现日期", "整改期限", "整改要求"])
+    for h in rows:
+        ws.append([h.id, h.region, h.enterprise, h.domain, h.text, h.found_on, h.deadline, h.rectification])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wb.save(path)
