@@ -17,6 +17,7 @@ DIVISIONS = ("煤矿", "非煤矿山", "危化品", "工贸", "烟花爆竹")
 ALIASES = {"危化": "危化品", "危险化学品": "危化品", "非煤": "非煤矿山", "烟花": "烟花爆竹", "工矿商贸": "工贸"}
 _BASIS = re.compile(r"《|依据|违反|不符合|第\s*\d+\s*条|GB|AQ|规定|标准|规范要求")
 MAX_LINES = 5
+NUMERALS = "一二三四五六七八九十"
 
 
 def domain_of(text: str) -> str | None:
@@ -35,7 +36,7 @@ def region_name(directory: Directory, rep: InspectionReport) -> str:
 
 
 async def draft(session: AsyncSession, directory: Directory, data: DayData, domain: str, now: datetime,
-                slot: int) -> Commentary:
+                slot: int) -> Commentary | None:
     """Draft one division's commentary for the report date in `data`."""
     d = data.report_date
     by = f"{(now + timedelta(hours=1)).hour}时前"
@@ -43,37 +44,45 @@ async def draft(session: AsyncSession, directory: Directory, data: DayData, doma
     hazards = [h for _, rec in recs for h in data.hazards.get(rec.id or 0, [])]
     units = {region_name(directory, rep) for rep, _ in recs}
     rectified = sum(h.status != "open" for h in hazards)
-    lines = [f"【{domain}日点评】{d.month}月{d.day}日" + (f"（第{slot}次）" if slot > 1 else "")]
+    title = f"【{domain}日点评】{d.month}月{d.day}日" + (f"（第{slot}次）" if slot > 1 else "")
+    sections: list[tuple[str, list[str]]] = []
     if recs:
         rate = f"，整改率{rectified * 100 // len(hazards)}%" if hazards else ""
-        lines.append(f"一、总体：{len(units)}个单位报送{domain}检查，检查企业{len(recs)}家，"
-                     f"发现隐患{len(hazards)}处，已整改{rectified}处{rate}。")
+        sections.append(("总体", [f"{len(units)}个单位报送{domain}检查，检查企业{len(recs)}家，"
+                                  f"发现隐患{len(hazards)}处，已整改{rectified}处{rate}。"]))
     else:
-        lines.append(f"一、总体：今日无单位报送{domain}领域检查。")
+        sections.append(("总体", [f"当日无单位报送{domain}领域检查。"]))
     gaps = await _coverage_gaps(session, directory, data, domain, units)
     if gaps:
-        lines.append(f"二、覆盖：{'、'.join(gaps[:8])}{'等' if len(gaps) > 8 else ''}近期有{domain}检查，今日未报。"
-                     f"请{gaps[0]}{'等单位' if len(gaps) > 1 else ''}{by}核实并补报。")
+        sections.append(("覆盖", [f"{'、'.join(gaps[:8])}{'等' if len(gaps) > 8 else ''}近期有{domain}检查，当日未报。"
+                     f"请{gaps[0]}{'等单位' if len(gaps) > 1 else ''}{by}核实并补报。"]))
     overdue = await _overdue(session, domain, now.date())
     if overdue:
-        lines.append(f"三、逾期未整改{len(overdue)}处：")
+        lines = [""]
         for h in overdue[:MAX_LINES]:
             lines.append(f"· #{h.id} {h.region} {h.enterprise}：{h.text}（限{h.deadline.month}月{h.deadline.day}日）"  # type: ignore[union-attr]
                          f"——请{h.region}{by}报送整改情况")
         if len(overdue) > MAX_LINES:
             lines.append(f"· 另有{len(overdue) - MAX_LINES}处，发“隐患清单 {domain}”查看")
+        sections.append((f"逾期未整改{len(overdue)}处", lines))
     snapshot = {"open": sorted(h.id for h in await _open(session, domain)), "at": now.isoformat()}
     lookback = await _look_back(session, domain, snapshot["open"])
     if lookback:
-        lines.append(f"四、回头看：{lookback}")
+        sections.append(("回头看", [lookback]))
     vague = sorted({region_name(directory, rep) for rep, rec in recs
                     if any(not _BASIS.search(h.text) for h in data.hazards.get(rec.id or 0, [])) and not rec.location})
     if vague:
-        lines.append(f"五、规范：{'、'.join(vague[:6])}的隐患描述未写明依据和具体部位，请规范填写。")
+        sections.append(("规范", [f"{'、'.join(vague[:6])}的隐患描述未写明依据和具体部位，请规范填写。"]))
     praise = _praise(directory, data, recs)
     if praise:
-        lines.append(f"六、点赞：{praise}")
-    return Commentary(report_date=d, domain=domain, slot=slot, text="\n".join(lines), drafted_at=now, snapshot=snapshot)
+        sections.append(("点赞", [praise]))
+    if not recs and not gaps and not overdue:
+        return None  # nothing to mark: no commentary rather than an empty one
+    out = [title]
+    for i, (name, body) in enumerate(sections):
+        out.append(f"{NUMERALS[i]}、{name}：{body[0]}")
+        out.extend(body[1:])
+    return Commentary(report_date=d, domain=domain, slot=slot, text="\n".join(out), drafted_at=now, snapshot=snapshot)
 
 
 async def _coverage_gaps(session: AsyncSession, directory: Directory, data: DayData, domain: str,

@@ -123,6 +123,8 @@ async def draft_commentaries(app: Any, session: AsyncSession, outbox: Outbox, re
         if not heads:
             continue
         c = await draft(session, app.directory, data, domain, now, slot)
+        if c is None:
+            continue
         session.add(c)
         await session.flush()
         send_draft(app, outbox, c, heads)
