@@ -23,6 +23,7 @@ from bot.settings import Settings
 from bot.templates import Templates
 from bot.workdays import WorkCalendar
 from bot.transports.simulator import SimulatorTransport
+from bot.transports.voice import CallTransport, HttpProvider, RecordingProvider
 from models.db import make_engine, migrate, session_factory
 
 TransportFactory = Callable[["App"], Any]
@@ -139,6 +140,9 @@ def create_app(
     for factory in transports or [lambda a: SimulatorTransport(a.directory, a.clock)]:
         t = factory(app)
         app.transports[(t.name, t.account)] = t
+    provider = call_provider(cfg)
+    for kind in ("voice", "sms"):
+        app.transports.setdefault((kind, "default"), CallTransport(kind, provider))
     app.outbox_sender = OutboxSender(app.sessions, app.transports, limiter, clock, cfg.outbox)
     app.scheduler = Scheduler(app, clock)
     app.data = {
@@ -158,9 +162,17 @@ def create_app(
         "startup": [],
         "calendar": WorkCalendar(cfg.schedule.extra_workdays, cfg.schedule.extra_holidays),
         "web_routes": [],
+        "call_provider": provider,
     }
     from handlers import install
 
     chosen = list(routers) if routers is not None else install(app)
     app.dispatcher = Dispatcher(chosen, DEFAULT_CHAIN, app.data)
     return app
+
+
+def call_provider(cfg: Config) -> Any:
+    w = cfg.warnings
+    if w.voice_provider == "http" and w.voice_endpoint:
+        return HttpProvider(w.voice_endpoint)
+    return RecordingProvider()

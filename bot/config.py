@@ -109,6 +109,9 @@ class WarningsConfig(Strict):
     voice_provider: Literal["record", "http"] = "record"
     voice_endpoint: str | None = None
     mention_batch: int = 20
+    expire_hours: float = 24
+    letter_level: str = "橙色"
+    letter_template: str = "prompt_letter.docx"
 
 
 class Config(Strict):

@@ -7,10 +7,12 @@ from bot.dispatch import Router
 
 
 def install(app: Any) -> list[Router]:
-    from handlers import basic, daily, hazards, reports
+    from handlers import basic, daily, hazards, reports, warnings
 
     routers: list[Router] = []
-    for module in (basic, reports, daily, hazards):
+    routers.extend(basic.setup(app))
+    routers.extend(warnings.ack_routers())  # answers to warnings first: `收到` must never fall through
+    for module in (reports, daily, hazards, warnings):
         routers.extend(module.setup(app))
     routers.append(basic.fallback_router())
     return routers

@@ -2,8 +2,9 @@
 from models.core import AuditLog, Binding, KeyValue, OutboxEntry, RawMessage
 from models.daily import Commentary, EmergencyMode
 from models.reports import Hazard, HazardEvent, InspectionRecord, InspectionReport
+from models.warnings import CallRecord, EscalationStep, Obligation, Warning
 
 __all__ = [
-    "AuditLog", "Binding", "Commentary", "EmergencyMode", "Hazard", "HazardEvent", "InspectionRecord", "InspectionReport", "KeyValue",
+    "AuditLog", "Binding", "CallRecord", "Commentary", "EmergencyMode", "EscalationStep", "Obligation", "Warning", "Hazard", "HazardEvent", "InspectionRecord", "InspectionReport", "KeyValue",
     "OutboxEntry", "RawMessage",
 ]

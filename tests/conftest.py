@@ -19,6 +19,15 @@ from tests.harness import Harness
 START = datetime(2026, 3, 16, 9, 0, tzinfo=TZ)  # a Monday
 
 
+@pytest.fixture(scope="session", autouse=True)
+def quiet_logs() -> None:
+    import logging
+
+    from bot.logging import setup_logging
+
+    setup_logging(level=logging.WARNING)
+
+
 @pytest.fixture(autouse=True)
 def offline(monkeypatch: pytest.MonkeyPatch) -> None:
     """Outbound network access in tests is an error: only loopback and unix sockets are allowed."""

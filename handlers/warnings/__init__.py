@@ -1,0 +1,20 @@
+"""叫应 and 提示函: 预警 → 叫应 → 回应 → 督导 → 总结 → 评估."""
+from __future__ import annotations
+
+from typing import Any
+
+from bot.dispatch import Router
+from handlers.warnings import ack, commands, letter
+from handlers.warnings.api import add_routes
+from handlers.warnings.escalate import escalate_due
+
+
+def setup(app: Any) -> list[Router]:
+    assert app.scheduler is not None
+    app.scheduler.every("escalate_due", escalate_due, seconds=5)
+    app.data["web_routes"].append(add_routes)
+    return [commands.router, letter.router]
+
+
+def ack_routers() -> list[Router]:
+    return [ack.router]

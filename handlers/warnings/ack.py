@@ -1,0 +1,110 @@
+"""回应: what people really type when they answer a warning, in the group or privately."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.config import Person
+from bot.dispatch import Router
+from bot.events import InboundMessage
+from bot.outbox import Outbox
+from bot.text import clean
+from handlers.reports.parse.classify import is_ack
+from models.warnings import CallRecord, Obligation, Warning
+
+router = Router(__name__)
+MEASURES = re.compile(
+    r"已(?:经)?(?:转移|撤离|启动|组织|安排|部署|落实|开展|派出|关闭|封闭|停工|停产|巡查|排查|加固|预置|通知|疏散|值守|到岗)"
+    r"|转移[^，。]{0,8}\d+\s*人|[ⅠⅡⅢⅣ1-4一二三四]级(?:应急)?响应|\d+\s*(?:人|名)(?:已)?(?:到岗|在岗|值守)"
+)
+_EXPLICIT = re.compile(r"(?:收到|回应|明白)\s*[#＃]?\s*(\d+)")
+OPEN = ("sent", "escalated", "unwoken")
+
+
+async def _open_for(session: AsyncSession, person_id: str, states: tuple[str, ...]) -> list[tuple[Obligation, Warning]]:
+    rows = await session.exec(
+        select(Obligation, Warning).join(Warning, col(Warning.id) == col(Obligation.warning_id))
+        .where(Obligation.person_id == person_id, col(Obligation.state).in_(states), Warning.status == "active")
+        .order_by(col(Obligation.sent_at).desc(), col(Obligation.id).desc())
+    )
+    return list(rows.all())
+
+
+async def _ack_filter(data: dict[str, Any]) -> dict[str, Any] | bool:
+    person: Person | None = data.get("person")
+    event: InboundMessage = data["event"]
+    if person is None:
+        return False
+    text = clean(event.text).strip()
+    text = re.sub(r"^@\S+\s*", "", text).strip()
+    quoted = await _quoted_warning(data, event)
+    acky = is_ack(text) or (not event.is_group and text in ("1", "１")) or quoted is not None
+    measures = bool(MEASURES.search(text))
+    if not acky and not measures:
+        return False
+    session: AsyncSession = data["session"]
+    states = OPEN if acky else (*OPEN, "acked", "responded")
+    pending = await _open_for(session, person.id, states)
+    if not pending:
+        return False
+    explicit = _EXPLICIT.search(text)
+    wanted = int(explicit.group(1)) if explicit else quoted
+    if wanted is not None:
+        chosen = next(((o, w) for o, w in pending if w.id == wanted), None)
+        if chosen is None:
+            return {"ack_error": f"您没有待回应的编号{wanted}。", "pending": pending}
+    else:
+        chosen = pending[0]
+    return {"obligation": chosen[0], "warning": chosen[1], "pending": pending, "ack_text": text, "measures": measures,
+            "ack_error": None}
+
+
+async def _quoted_warning(data: dict[str, Any], event: InboundMessage) -> int | None:
+    """A quote-reply of the warning message counts as an answer to that warning."""
+    if not event.quote_id:
+        return None
+    from models.core import OutboxEntry
+
+    row = (await data["session"].exec(select(OutboxEntry.correlation_id).where(
+        OutboxEntry.transport_message_id == event.quote_id))).first()
+    if row and row.startswith("warning:"):
+        return int(row.split(":", 1)[1])
+    return None
+
+
+@router.message(_ack_filter)
+async def acknowledge(event: InboundMessage, session: AsyncSession, outbox: Outbox, ack_error: str | None,
+                      pending: list, obligation: Obligation | None = None, warning: Warning | None = None,
+                      ack_text: str = "", measures: bool = False) -> str:
+    if ack_error:
+        listed = "、".join(f"#{w.id}" for _, w in pending)
+        outbox.reply(event, f"{ack_error}待回应：{listed}")
+        return "ack_unknown"
+    assert obligation is not None and warning is not None
+    now = event.received_at
+    channel = "group" if event.is_group else "private"
+    first = obligation.state in OPEN
+    others = "、".join(f"#{w.id}" for o, w in pending if w.id != warning.id and o.state in OPEN)
+    if first:
+        obligation.state = "acked"
+        obligation.acked_at = now
+        obligation.ack_channel = channel
+        obligation.ack_text = ack_text[:500]
+        session.add(CallRecord(warning_id=warning.id, obligation_id=obligation.id, person_id=obligation.person_id,  # type: ignore[arg-type]
+                               at=now, direction="in", channel="ack", text=ack_text[:500]))
+    if measures:
+        obligation.state = "responded"
+        obligation.responded_at = now
+        obligation.response = ack_text[:500] if not obligation.response else f"{obligation.response}；{ack_text[:300]}"
+        session.add(CallRecord(warning_id=warning.id, obligation_id=obligation.id, person_id=obligation.person_id,  # type: ignore[arg-type]
+                               at=now, direction="in", channel="response", text=ack_text[:500]))
+    session.add(obligation)
+    if not event.is_group:
+        what = "落实措施" if measures and not first else "回应"
+        outbox.reply(event, f"已记录您对{warning.title}的{what}。" + ("如有落实措施请直接回复。" if not measures else ""))
+    elif others and first:
+        outbox.reply(event, f"已记为回应{warning.title}；您还有{others}待回应，请发“收到 编号”。")
+    return "ack" if first else "response"

@@ -1,0 +1,70 @@
+"""Who a warning reaches: the named responsible people of each region in scope, and their groups."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot.config import Group, Person
+from bot.directory import Directory
+from bot.regions import RegionTree
+
+
+@dataclass
+class Target:
+    person: Person
+    region: str
+    title: str
+
+
+@dataclass
+class Reach:
+    regions: list[str]
+    targets: list[Target] = field(default_factory=list)
+    groups: dict[str, list[Target]] = field(default_factory=dict)  # group id → targets to @ there
+    backups: list[Person] = field(default_factory=list)
+
+    def preview(self, directory: Directory) -> str:
+        by_title: dict[str, int] = {}
+        for t in self.targets:
+            by_title[t.title] = by_title.get(t.title, 0) + 1
+        titles = "、".join(f"{k}{v}人" for k, v in by_title.items())
+        groups = "、".join(directory.groups[g].name for g in self.groups) or "无（仅私信）"
+        return (f"发往{len(self.groups)}个群：{groups}\n点名{len(self.targets)}人（{titles}），"
+                f"另有AB角{len(self.backups)}人备叫；共{len(self.targets) + len(self.backups)}人")
+
+
+def resolve_regions(tree: RegionTree, text: str) -> tuple[list[str], list[str]]:
+    """Region keys named in `范围：吉林市、延边州` (全省 = every city); and the names not understood."""
+    if "全省" in text:
+        return [r.key for r in tree.cities()], []
+    found, unknown = [], []
+    for part in [p.strip() for p in text.replace("，", "、").replace(",", "、").replace(" ", "、").split("、") if p.strip()]:
+        key = tree.canonical(part)
+        if key is None:
+            unknown.append(part)
+        elif key not in found:
+            found.append(key)
+    return found, unknown
+
+
+def reach(directory: Directory, regions: list[str], titles: list[str]) -> Reach:
+    tree = directory.regions
+    out = Reach(regions)
+    seen: set[str] = set()
+    for p in directory.people.values():
+        for r in p.responsible:
+            if r.title in titles and any(tree.contains(scope, r.region) for scope in regions) and p.id not in seen:
+                seen.add(p.id)
+                out.targets.append(Target(p, r.region, r.title))
+    for t in out.targets:
+        group = directory.region_group(t.region)
+        if group is not None:
+            out.groups.setdefault(group.id, []).append(t)
+    for t in out.targets:
+        b = directory.people.get(t.person.backup or "")
+        if b is not None and b.id not in seen and b not in out.backups:
+            out.backups.append(b)
+    return out
+
+
+def group_of(directory: Directory, region: str) -> Group | None:
+    return directory.region_group(region)
