@@ -8,8 +8,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.clock import TZ, FakeClock  # noqa: E402
-from bot.settings import ROOT, Settings  # noqa: E402
+from bot.clock import TZ, FakeClock
+from bot.settings import ROOT, Settings
 
 
 def quiet() -> None:

@@ -21,9 +21,9 @@ from bot.regions import RegionTree
 from bot.scheduler import Scheduler
 from bot.settings import Settings
 from bot.templates import Templates
-from bot.workdays import WorkCalendar
 from bot.transports.simulator import SimulatorTransport
 from bot.transports.voice import CallTransport, HttpProvider, RecordingProvider
+from bot.workdays import WorkCalendar
 from models.db import make_engine, migrate, session_factory
 
 TransportFactory = Callable[["App"], Any]

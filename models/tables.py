@@ -5,6 +5,19 @@ from models.reports import Hazard, HazardEvent, InspectionRecord, InspectionRepo
 from models.warnings import CallRecord, EscalationStep, Obligation, Warning
 
 __all__ = [
-    "AuditLog", "Binding", "CallRecord", "Commentary", "EmergencyMode", "EscalationStep", "Obligation", "Warning", "Hazard", "HazardEvent", "InspectionRecord", "InspectionReport", "KeyValue",
-    "OutboxEntry", "RawMessage",
+    "AuditLog",
+    "Binding",
+    "CallRecord",
+    "Commentary",
+    "EmergencyMode",
+    "EscalationStep",
+    "Hazard",
+    "HazardEvent",
+    "InspectionRecord",
+    "InspectionReport",
+    "KeyValue",
+    "Obligation",
+    "OutboxEntry",
+    "RawMessage",
+    "Warning",
 ]

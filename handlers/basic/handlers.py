@@ -1,12 +1,12 @@
 from __future__ import annotations
 
+from bot.config import Person
 from bot.directory import ROLE_NAMES, Directory
 from bot.dispatch import Router
 from bot.dispatch.filters import Command, to_bot
 from bot.events import InboundMessage
 from bot.outbox import Outbox
 from bot.templates import Templates
-from bot.config import Person
 
 router = Router(__name__)
 

@@ -16,7 +16,7 @@ from bot.text import clean
 from bot.workdays import WorkCalendar
 from handlers.daily.rounds import slot_for_post, slots_for
 from handlers.reports.ingest import Ingested, report_deadline, resolve_unit, store_report
-from handlers.reports.parse import ParseResult, Parser
+from handlers.reports.parse import Parser, ParseResult
 
 router = Router(__name__)
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from bot.config import Config, EscalationStep as StepConfig, LevelPolicy
+from bot.config import Config, LevelPolicy
+from bot.config import EscalationStep as StepConfig
 from models.warnings import EscalationStep
 
 OBLIGATION_ACTIONS = ("remention", "private", "call", "sms", "backup")
