@@ -21,8 +21,9 @@ def quiet() -> None:
 
 
 def scratch_settings(tmp: str, **kw: object) -> Settings:
-    return Settings(database_url=f"sqlite+aiosqlite:///{tmp}/bench.db", config_path=ROOT / "config" / "demo.yaml",
-                    var_dir=Path(tmp) / "var", scheduler=False, **kw)
+    values: dict[str, object] = {"config_path": ROOT / "config" / "demo.yaml", **kw}
+    return Settings(database_url=f"sqlite+aiosqlite:///{tmp}/bench.db", var_dir=Path(tmp) / "var", scheduler=False,
+                    **values)
 
 
 def fake_clock() -> FakeClock:

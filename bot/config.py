@@ -38,6 +38,7 @@ class Unit(Strict):
 class Responsibility(Strict):
     region: str
     title: str = "包保责任人"  # 包保责任人 | 一把手 | 防汛指挥长 | 森林防火指挥长 …
+    group: str | None = None  # the group to @ them in (e.g. one of 1,810 forest-fire groups); else the region's
 
 
 class Person(Strict):
@@ -51,6 +52,7 @@ class Person(Strict):
     superior: str | None = None
     phone: str | None = None
     private_notice: bool = True
+    account: str = "default"  # the bot account that messages this person privately
     ids: dict[str, str] = Field(default_factory=dict)
 
 
@@ -192,6 +194,8 @@ def check_references(cfg: Config, tree: RegionTree) -> list[tuple[str, str]]:
             errs.append((f"people[{i}].unit", "报送员须注明所属单位"))
         for j, r in enumerate(p.responsible):
             region_ok(f"people[{i}].responsible[{j}].region", r.region)
+            if r.group and r.group not in {g.id for g in cfg.groups}:
+                errs.append((f"people[{i}].responsible[{j}].group", f'未知群 "{r.group}" (应为 groups 中的 id)'))
         for ref in ("backup", "superior"):
             value = getattr(p, ref)
             if value and value not in person_ids:

@@ -95,7 +95,7 @@ class Outbox:
         for transport in self.transports:
             tid = person.ids.get(transport)
             if tid:
-                return len(self.to_chat(transport, f"dm:{tid}", text, **kw))
+                return len(self.to_chat(transport, f"dm:{tid}", text, account=person.account, **kw))
         return 0
 
 

@@ -47,6 +47,7 @@ class Obligation(SQLModel, table=True):
     warning_id: int = Field(foreign_key="warnings.id", index=True)
     person_id: str = Field(max_length=128, index=True)
     region: str | None = Field(default=None, max_length=64)
+    group_id: str | None = Field(default=None, max_length=128)  # where they were @-mentioned
     title: str = Field(default="", max_length=32)
     backup_of: int | None = None
     state: str = Field(default="sent", max_length=16, index=True)  # sent | escalated | acked | responded | unwoken

@@ -66,6 +66,6 @@ def _style(ws: object, widths: tuple[int, ...]) -> None:
         cell.font = Font(bold=True)
     for i, w in enumerate(widths, 1):
         ws.column_dimensions[get_column_letter(i)].width = w  # type: ignore[attr-defined]
-    for row in ws.iter_rows(min_row=3):  # type: ignore[attr-defined]
-        for cell in row:
-            cell.alignment = Alignment(wrap_text=True, vertical="top")
+    wrap = Alignment(wrap_text=True, vertical="top")
+    for row in ws.iter_rows(min_row=3, min_col=4, max_col=4):  # type: ignore[attr-defined]
+        row[0].alignment = wrap  # only the long hazard column wraps; per-cell styles are what costs

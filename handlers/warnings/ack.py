@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlmodel import col, select
+from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import Person
@@ -13,7 +13,7 @@ from bot.events import InboundMessage
 from bot.outbox import Outbox
 from bot.text import clean
 from handlers.reports.parse.classify import is_ack
-from models.warnings import CallRecord, Obligation, Warning
+from models.warnings import CallRecord, EscalationStep, Obligation, Warning
 
 router = Router(__name__)
 MEASURES = re.compile(
@@ -102,6 +102,9 @@ async def acknowledge(event: InboundMessage, session: AsyncSession, outbox: Outb
         session.add(CallRecord(warning_id=warning.id, obligation_id=obligation.id, person_id=obligation.person_id,  # type: ignore[arg-type]
                                at=now, direction="in", channel="response", text=ack_text[:500]))
     session.add(obligation)
+    if first:  # answered: its pending escalation step is void
+        await session.exec(update(EscalationStep).where(col(EscalationStep.obligation_id) == obligation.id,
+                                                        col(EscalationStep.status) == "pending").values(status="cancelled"))
     if not event.is_group:
         what = "落实措施" if measures and not first else "回应"
         outbox.reply(event, f"已记录您对{warning.title}的{what}。" + ("如有落实措施请直接回复。" if not measures else ""))

@@ -13,6 +13,7 @@ from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.outbox import Outbox
+from handlers.warnings.policy import next_obligation_step
 from handlers.warnings.summary import close_warning, rolling_lines
 from models.db import transaction
 from models.warnings import CallRecord, EscalationStep, Obligation, Warning
@@ -20,22 +21,36 @@ from models.warnings import CallRecord, EscalationStep, Obligation, Warning
 LATE_LOG_S = 10
 
 
-async def escalate_due(app: Any, now: datetime, batch: int = 500) -> int:
-    """Run every step due by `now`; returns how many ran."""
-    async with app.sessions() as session:
-        due = (await session.exec(
-            select(EscalationStep.id).where(EscalationStep.status == "pending", col(EscalationStep.due_at) <= now)
-            .order_by(col(EscalationStep.due_at), col(EscalationStep.id)).limit(batch)
-        )).all()
+async def escalate_due(app: Any, now: datetime, batch: int = 500, rounds: int = 50) -> int:
+    """Run every step due by `now` (including the next steps those schedule); returns how many ran."""
     ran = 0
-    for step_id in due:
-        ran += await run_step(app, step_id, now)
+    for _ in range(rounds):
+        async with app.sessions() as session:
+            due = (await session.exec(
+                select(EscalationStep.id).where(EscalationStep.status == "pending", col(EscalationStep.due_at) <= now)
+                .order_by(col(EscalationStep.due_at), col(EscalationStep.id)).limit(batch)
+            )).all()
+        if not due:
+            break
+        for step_id in due:
+            ran += await run_step(app, step_id, now)
     if ran:
         app.outbox_sender.wake()
     return ran
 
 
 async def run_step(app: Any, step_id: int, now: datetime) -> int:
+    """Run one step; a next step of the same obligation that is already due runs right after it, so that a
+    chain catching up after downtime stays in order ahead of later warning-level steps."""
+    ran = 0
+    next_id: int | None = step_id
+    while next_id is not None:
+        done, next_id = await _run_one(app, next_id, now)
+        ran += done
+    return ran
+
+
+async def _run_one(app: Any, step_id: int, now: datetime) -> tuple[int, int | None]:
     token = uuid.uuid4().hex[:16]
     async with transaction(app.sessions) as session:
         claimed = await session.exec(
@@ -43,7 +58,7 @@ async def run_step(app: Any, step_id: int, now: datetime) -> int:
             .values(status="done", run_token=token, executed_at=now)
         )
         if claimed.rowcount != 1:
-            return 0  # another process (or an earlier run) took it
+            return 0, None  # another process (or an earlier run) took it
         step = await session.get(EscalationStep, step_id)
         assert step is not None
         late = (now - step.due_at).total_seconds()
@@ -54,11 +69,18 @@ async def run_step(app: Any, step_id: int, now: datetime) -> int:
         if w is None or w.status != "active":
             step.status = "cancelled"
             session.add(step)
-            return 0
+            return 0, None
         outbox = Outbox(session, app.data)
         await ACTIONS[step.action](app, session, outbox, w, step, now)
         session.add(step)
-    return 1
+        nxt = None
+        if step.obligation_id is not None and step.status == "done":
+            nxt = next_obligation_step(app.cfg, w.level, w.id, step.obligation_id,  # type: ignore[arg-type]
+                                       w.activated_at or w.issued_at, step.seq)
+            if nxt is not None:
+                session.add(nxt)
+                await session.flush()
+    return 1, (nxt.id if nxt is not None and nxt.due_at <= now else None)
 
 
 async def _obligation(session: AsyncSession, step: EscalationStep) -> Obligation | None:
@@ -87,7 +109,7 @@ async def remention(app: Any, session: AsyncSession, outbox: Outbox, w: Warning,
     if o is None:
         return
     p = app.directory.people.get(o.person_id)
-    group = app.directory.region_group(o.region)
+    group = app.directory.groups.get(o.group_id or "") or app.directory.region_group(o.region)
     if p is None or group is None:
         return
     text = f"请立即回应{w.kind}#{w.id}（{w.level}{w.type}），已过{_minutes(w, now)}分钟未回应。回复“收到”。"
@@ -139,7 +161,8 @@ async def backup(app: Any, session: AsyncSession, outbox: Outbox, w: Warning, st
         return
     existing = (await session.exec(select(Obligation).where(Obligation.warning_id == w.id,
                                                             Obligation.person_id == b.id))).first()
-    bo = existing or Obligation(warning_id=w.id, person_id=b.id, region=o.region, title=f"{o.title}B角",
+    bo = existing or Obligation(warning_id=w.id, person_id=b.id, region=o.region, group_id=o.group_id,
+                                title=f"{o.title}B角",
                                 backup_of=o.id, sent_at=now)
     session.add(bo)
     await session.flush()

@@ -83,24 +83,26 @@ async def activate(app: Any, session: AsyncSession, outbox: Outbox, w: Warning, 
     """Send the warning to every group and person, one obligation each, and schedule escalation."""
     r = r or reach_of(app, w)
     d: Directory = app.directory
+    where = {t.person.id: gid for gid, ts in r.groups.items() for t in ts}
     people = [(t.person, t.region, t.title) for t in r.targets]
     for p in extra or []:
         if all(p.id != q.id for q, _, _ in people):
             people.append((p, d.region_of(p) or "", "报送员"))
-    obligations = [Obligation(warning_id=w.id, person_id=p.id, region=region, title=title, sent_at=now)
-                   for p, region, title in people]
+            g = d.region_group(d.region_of(p))
+            if g is not None:
+                where.setdefault(p.id, g.id)
+    obligations = [Obligation(warning_id=w.id, person_id=p.id, region=region, title=title, sent_at=now,
+                              group_id=where.get(p.id)) for p, region, title in people]
     session.add_all(obligations)
     await session.flush()
     text = warning_text(w)
     batch = app.cfg.warnings.mention_batch
     groups = dict(r.groups)
-    for p in extra or []:
-        g = d.region_group(d.region_of(p))
-        if g is not None:
-            groups.setdefault(g.id, [])
-    for gid, targets in groups.items():
+    for gid in where.values():
+        groups.setdefault(gid, [])
+    for gid in groups:
         group = d.groups[gid]
-        mentioned = [t.person for t in targets] + [p for p in extra or [] if d.region_group(d.region_of(p)) == group]
+        mentioned = [p for p, _, _ in people if where.get(p.id) == gid]
         chunks = [mentioned[i:i + batch] for i in range(0, len(mentioned), batch)] or [[]]
         for i, chunk in enumerate(chunks):
             msg = text if i == 0 else f"（续）{w.kind}#{w.id} 请以下同志回应："

@@ -38,9 +38,8 @@ async def rolling_lines(app: Any, session: AsyncSession, w: Warning) -> dict[str
     obs = [o for o in await obligations(session, w.id) if o.backup_of is None]
     by_group: dict[str, list[Obligation]] = defaultdict(list)
     for o in obs:
-        g = app.directory.region_group(o.region)
-        if g is not None:
-            by_group[g.id].append(o)
+        if o.group_id:
+            by_group[o.group_id].append(o)
     lines = {}
     for gid, group_obs in by_group.items():
         done = [o for o in group_obs if answered(o)]

@@ -13,6 +13,7 @@ class Target:
     person: Person
     region: str
     title: str
+    group: str | None = None
 
 
 @dataclass
@@ -54,9 +55,9 @@ def reach(directory: Directory, regions: list[str], titles: list[str]) -> Reach:
         for r in p.responsible:
             if r.title in titles and any(tree.contains(scope, r.region) for scope in regions) and p.id not in seen:
                 seen.add(p.id)
-                out.targets.append(Target(p, r.region, r.title))
+                out.targets.append(Target(p, r.region, r.title, r.group))
     for t in out.targets:
-        group = directory.region_group(t.region)
+        group = directory.groups.get(t.group or "") or directory.region_group(t.region)
         if group is not None:
             out.groups.setdefault(group.id, []).append(t)
     for t in out.targets:

@@ -1,8 +1,8 @@
 """warnings
 
-Revision ID: 069eca6aace7
+Revision ID: 904b4f608bc8
 Revises: 8900dc054e8d
-Create Date: 2026-11-22 18:52:06.418294
+Create Date: 2026-11-22 19:00:01.215800
 """
 from alembic import op
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ import sqlmodel
 import models.types
 
 
-revision = '069eca6aace7'
+revision = '904b4f608bc8'
 down_revision = '8900dc054e8d'
 branch_labels = None
 depends_on = None
@@ -84,6 +84,7 @@ def upgrade() -> None:
     sa.Column('warning_id', sa.Integer(), nullable=False),
     sa.Column('person_id', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
     sa.Column('region', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+    sa.Column('group_id', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=True),
     sa.Column('title', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
     sa.Column('backup_of', sa.Integer(), nullable=True),
     sa.Column('state', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
