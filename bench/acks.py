@@ -1,0 +1,77 @@
+"""20,000 acknowledgements (`收到` in the group) arriving as fast as possible through the full pipeline,
+against bare inserts of the same raw rows in the same run.
+
+Limits named: p99_ms <= 500 and ratio >= 0.1. Latency is time in the pipeline, including waiting for
+the single SQLite writer behind the other acks in flight."""
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import time
+from pathlib import Path
+
+from _common import fake_clock, quiet, result, scratch_settings, tmpdir
+from fanout import world
+
+from bot.app import create_app
+from bot.outbox import Outbox
+from handlers.warnings.issue import Order, activate, new_warning
+from models.core import RawMessage
+from models.db import transaction
+
+N = int(os.environ.get("BENCH_PEOPLE", "20000"))
+CONCURRENCY = 16  # acks handled side by side, as the transport consumer does; SQLite has one writer
+
+
+async def main() -> None:
+    quiet()
+    with tmpdir() as tmp:
+        clock = fake_clock()
+        app = create_app(scratch_settings(tmp, config_path=world(Path(tmp))), clock=clock)
+        await app.start(background=False)
+        async with transaction(app.sessions) as session:
+            order = Order("红色", "暴雨预警", [r.key for r in app.regions.cities()], "", None)
+            w = new_warning(app, order, "duty", clock.now(), None, None)
+            session.add(w)
+            await session.flush()
+            await activate(app, session, Outbox(session, app.data), w, clock.now())
+        people = [p for p in app.cfg.people if p.responsible][:N]
+        events = [app.sim.make_event(p.responsible[0].group or "", p.ids["sim"], "收到", message_id=f"ack{i}")
+                  for i, p in enumerate(people)]
+        app.sim._history.clear()
+        latencies: list[float] = []
+        sem = asyncio.Semaphore(CONCURRENCY)
+
+        async def one(e: object) -> None:
+            async with sem:
+                t = time.perf_counter()
+                outcome = await app.feed(e)
+                latencies.append(time.perf_counter() - t)
+                assert outcome == "ack", outcome
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(one(e) for e in events))
+        total_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        for e in events:
+            async with app.sessions() as s:
+                s.add(RawMessage(transport="bare", chat_id=e.chat_id, sender_id=e.sender_id, message_id=e.message_id,
+                                 text=e.text, received_at=e.received_at))
+                await s.commit()
+        bare_s = time.perf_counter() - t0
+        await app.stop()
+    per_s = len(events) / total_s
+    bare_per_s = len(events) / bare_s
+    latencies.sort()
+    p50 = statistics.median(latencies) * 1000
+    p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000
+    ratio = per_s / bare_per_s
+    print(f"{len(events)} acknowledgements in {total_s:.1f}s = {per_s:.0f}/s ({CONCURRENCY} in flight)")
+    print(f"latency p50 {p50:.1f} ms, p99 {p99:.1f} ms (limit p99 <= 500 ms: {p99 / 500:.2f} of it)")
+    print(f"bare inserts {bare_per_s:.0f}/s; ratio {ratio:.2f} (limit >= 0.1)")
+    print(result(per_s=round(per_s), p50_ms=round(p50, 1), p99_ms=round(p99, 1), ratio=round(ratio, 3)))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
