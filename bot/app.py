@@ -51,7 +51,10 @@ class App:
 
     @property
     def sim(self) -> SimulatorTransport:
-        return self.transports[("sim", "default")]
+        sim = self.transports.get(("sim", "default"))
+        if sim is None:
+            raise LookupError("the chat simulator is not running (BOT_TRANSPORT=wechaty)")
+        return sim
 
     async def feed(self, event: InboundMessage) -> str:
         assert self.dispatcher is not None
@@ -137,14 +140,7 @@ def create_app(
         app.redis = redis
     limiter_cls_args = (cfg.outbox.rate_per_minute, cfg.outbox.burst, cfg.outbox.accounts)
     limiter = RedisLimiter(redis, *limiter_cls_args) if redis else MemoryLimiter(*limiter_cls_args)
-    for factory in transports or [lambda a: SimulatorTransport(a.directory, a.clock)]:
-        t = factory(app)
-        app.transports[(t.name, t.account)] = t
     provider = call_provider(cfg)
-    for kind in ("voice", "sms"):
-        app.transports.setdefault((kind, "default"), CallTransport(kind, provider))
-    app.outbox_sender = OutboxSender(app.sessions, app.transports, limiter, clock, cfg.outbox)
-    app.scheduler = Scheduler(app, clock)
     app.data = {
         "app": app,
         "clock": clock,
@@ -156,14 +152,23 @@ def create_app(
         "sessions": app.sessions,
         "dedup": RedisDedup(redis) if redis else MemoryDedup(),
         "chat_locks": ChatLocks(),
-        "outbox_sender": app.outbox_sender,
-        "transport_names": sorted({name for name, _ in app.transports}),
         "log": app.log,
         "startup": [],
         "calendar": WorkCalendar(cfg.schedule.extra_workdays, cfg.schedule.extra_holidays),
         "web_routes": [],
         "call_provider": provider,
+        "on_transport_state": lambda event, info: transport_state(app, event, info),
     }
+    for factory in transports or [lambda a: SimulatorTransport(a.directory, a.clock)]:
+        made = factory(app)
+        for t in made if isinstance(made, list) else [made]:
+            app.transports[(t.name, t.account)] = t
+    for kind in ("voice", "sms"):
+        app.transports.setdefault((kind, "default"), CallTransport(kind, provider))
+    app.outbox_sender = OutboxSender(app.sessions, app.transports, limiter, clock, cfg.outbox)
+    app.scheduler = Scheduler(app, clock)
+    app.data["outbox_sender"] = app.outbox_sender
+    app.data["transport_names"] = sorted({name for name, _ in app.transports})
     from handlers import install
 
     chosen = list(routers) if routers is not None else install(app)
@@ -176,3 +181,20 @@ def call_provider(cfg: Config) -> Any:
     if w.voice_provider == "http" and w.voice_endpoint:
         return HttpProvider(w.voice_endpoint)
     return RecordingProvider()
+
+
+async def transport_state(app: App, event: str, info: dict[str, Any]) -> None:
+    """A gateway came back after a drop: tell the admins once, in a short line."""
+    if event != "reconnected":
+        return
+    from bot.outbox import Outbox
+    from models.db import transaction
+
+    text = (f"微信网关（账号 {info.get('account')}）连接中断约{int(info.get('down_s', 0))}秒，已自动恢复；"
+            "中断期间未发出的消息正在补发。")
+    async with transaction(app.sessions) as session:
+        outbox = Outbox(session, app.data)
+        for admin in app.directory.with_role("admin"):
+            outbox.to_person(admin, text, reason="transport")
+    if app.outbox_sender is not None:
+        app.outbox_sender.wake()

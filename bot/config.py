@@ -116,6 +116,17 @@ class WarningsConfig(Strict):
     letter_template: str = "prompt_letter.docx"
 
 
+class Gateway(Strict):
+    """One WeChat bot account behind a Wechaty Puppet Service gateway."""
+
+    account: str = "default"
+    endpoint: str  # host:port
+    token: str | None = None
+    token_env: str | None = None  # read the token from this environment variable instead
+    tls: bool = False
+    groups: list[str] = Field(default_factory=list)  # the groups this account serves
+
+
 class Config(Strict):
     bot: BotInfo = Field(default_factory=BotInfo)
     regions_file: str = "regions.yaml"
@@ -125,6 +136,7 @@ class Config(Strict):
     outbox: OutboxConfig = Field(default_factory=OutboxConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     warnings: WarningsConfig = Field(default_factory=WarningsConfig)
+    gateways: list[Gateway] = Field(default_factory=list)
 
 
 class ConfigError(Exception):
@@ -165,6 +177,10 @@ def load_config(path: Path) -> tuple[Config, RegionTree]:
     errors = [f"{label}: {p}: {msg}" for p, msg in check_references(cfg, tree)]
     if errors:
         raise ConfigError(errors)
+    for gw in cfg.gateways:  # a group is served by the account whose gateway lists it
+        for g in cfg.groups:
+            if g.id in gw.groups:
+                g.account = gw.account
     return cfg, tree
 
 
@@ -209,6 +225,13 @@ def check_references(cfg: Config, tree: RegionTree) -> list[tuple[str, str]]:
         for j, m in enumerate(g.members or []):
             if m not in person_ids:
                 errs.append((f"groups[{i}].members[{j}]", f'未知人员 "{m}"'))
+    group_ids = {g.id for g in cfg.groups}
+    for i, gw in enumerate(cfg.gateways):
+        for j, gid in enumerate(gw.groups):
+            if gid not in group_ids:
+                errs.append((f"gateways[{i}].groups[{j}]", f'未知群 "{gid}"'))
+        if ":" not in gw.endpoint:
+            errs.append((f"gateways[{i}].endpoint", f'应为 主机:端口，实际为 "{gw.endpoint}"'))
     for level in cfg.warnings.levels:
         if level not in ("红色", "橙色", "黄色", "蓝色"):
             errs.append((f"warnings.levels.{level}", "预警级别应为 红色/橙色/黄色/蓝色"))

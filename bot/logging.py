@@ -11,6 +11,7 @@ def setup_logging(json: bool = False, level: int = logging.INFO) -> None:
     logging.basicConfig(level=level, stream=sys.stderr, format="%(message)s")
     for noisy in ("apscheduler", "alembic", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.getLogger("PuppetService").setLevel(logging.ERROR)  # it warns about every endpoint+token pair
     renderer = structlog.processors.JSONRenderer(ensure_ascii=False) if json else structlog.dev.ConsoleRenderer()
     structlog.configure(
         processors=[

@@ -7,10 +7,11 @@ from bot.dispatch import Router
 
 
 def install(app: Any) -> list[Router]:
-    from handlers import basic, daily, hazards, reports, warnings
+    from handlers import admin, basic, daily, hazards, reports, warnings
 
     routers: list[Router] = []
     routers.extend(basic.setup(app))
+    routers.extend(admin.setup(app))
     routers.extend(warnings.ack_routers())  # answers to warnings first: `收到` must never fall through
     for module in (reports, daily, hazards, warnings):
         routers.extend(module.setup(app))

@@ -17,6 +17,11 @@ from tests import services
 from tests.harness import Harness
 
 START = datetime(2026, 3, 16, 9, 0, tzinfo=TZ)  # a Monday
+LONGTAN_REPORT = (
+    "吉林市龙潭区应急管理局3月13日监督检查情况\n【检查单位】龙潭区应急管理局危化股\n【受检单位】吉林市丰源化工有限公司\n"
+    "【检查地点】龙潭区遵义东路188号\n【发现的问题隐患】1.罐区可燃气体报警器未按期检定；2.装卸区静电接地报警仪损坏\n"
+    "【检查人员】王立群、刘晓东\n【整改情况】责令限期7日内整改"
+)
 
 
 @pytest.fixture(scope="session", autouse=True)
