@@ -11,14 +11,10 @@ import statistics
 import time
 from pathlib import Path
 
-from _common import fake_clock, quiet, result, scratch_settings, tmpdir
+from _common import bare_inserts, fake_clock, quiet, result, scratch_settings, tmpdir, warn_everyone
 from fanout import world
 
 from bot.app import create_app
-from bot.outbox import Outbox
-from handlers.warnings.issue import Order, activate, new_warning
-from models.core import RawMessage
-from models.db import transaction
 
 N = int(os.environ.get("BENCH_PEOPLE", "20000"))
 CONCURRENCY = 16  # acks handled side by side, as the transport consumer does; SQLite has one writer
@@ -30,12 +26,7 @@ async def main() -> None:
         clock = fake_clock()
         app = create_app(scratch_settings(tmp, config_path=world(Path(tmp))), clock=clock)
         await app.start(background=False)
-        async with transaction(app.sessions) as session:
-            order = Order("红色", "暴雨预警", [r.key for r in app.regions.cities()], "", None)
-            w = new_warning(app, order, "duty", clock.now(), None, None)
-            session.add(w)
-            await session.flush()
-            await activate(app, session, Outbox(session, app.data), w, clock.now())
+        await warn_everyone(app)
         people = [p for p in app.cfg.people if p.responsible][:N]
         events = [app.sim.make_event(p.responsible[0].group or "", p.ids["sim"], "收到", message_id=f"ack{i}")
                   for i, p in enumerate(people)]
@@ -53,13 +44,7 @@ async def main() -> None:
         t0 = time.perf_counter()
         await asyncio.gather(*(one(e) for e in events))
         total_s = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        for e in events:
-            async with app.sessions() as s:
-                s.add(RawMessage(transport="bare", chat_id=e.chat_id, sender_id=e.sender_id, message_id=e.message_id,
-                                 text=e.text, received_at=e.received_at))
-                await s.commit()
-        bare_s = time.perf_counter() - t0
+        bare_s = await bare_inserts(app, events)
         await app.stop()
     per_s = len(events) / total_s
     bare_per_s = len(events) / bare_s

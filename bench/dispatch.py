@@ -8,11 +8,10 @@ import asyncio
 import os
 import time
 
-from _common import fake_clock, quiet, result, scratch_settings, tmpdir
+from _common import bare_inserts, fake_clock, quiet, result, scratch_settings, tmpdir
 
 from bot.app import create_app
 from bot.dispatch import Router
-from models.core import RawMessage
 
 N = int(os.environ.get("BENCH_N", "50000"))
 LIMIT = 0.25
@@ -49,14 +48,7 @@ async def main() -> None:
         await asyncio.gather(*(one(e) for e in events))
         pipeline_s = time.perf_counter() - t0
 
-        # bare loop: the same rows, one insert transaction each, same engine and driver
-        t0 = time.perf_counter()
-        for e in events:
-            async with app.sessions() as s:
-                s.add(RawMessage(transport="bare", chat_id=e.chat_id, sender_id=e.sender_id, message_id=e.message_id,
-                                 text=e.text, received_at=e.received_at))
-                await s.commit()
-        bare_s = time.perf_counter() - t0
+        bare_s = await bare_inserts(app, events)  # the same rows, one insert transaction each
         await app.stop()
     per_s = N / pipeline_s
     bare_per_s = N / bare_s

@@ -11,15 +11,13 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from _common import quiet, result, scratch_settings, tmpdir
+from _common import quiet, result, scratch_settings, tmpdir, warn_everyone
 from fanout import world
 from sqlmodel import col, select
 
 from bot.app import create_app
 from bot.clock import SystemClock
-from bot.outbox import Outbox
 from handlers.warnings.escalate import escalate_due
-from handlers.warnings.issue import Order, activate, new_warning
 from models.db import transaction
 from models.warnings import EscalationStep
 
@@ -33,12 +31,8 @@ async def main() -> None:
         clock = SystemClock()
         app = create_app(scratch_settings(tmp, config_path=world(Path(tmp))), clock=clock)
         await app.start(background=False)
+        await warn_everyone(app)
         async with transaction(app.sessions) as session:
-            order = Order("红色", "暴雨预警", [r.key for r in app.regions.cities()], "", None)
-            w = new_warning(app, order, "duty", clock.now(), None, None)
-            session.add(w)
-            await session.flush()
-            await activate(app, session, Outbox(session, app.data), w, clock.now())
             steps = (await session.exec(select(EscalationStep).where(col(EscalationStep.obligation_id).is_not(None)))).all()
             base = clock.now() + timedelta(seconds=5)
             for i, s in enumerate(steps[:N]):

@@ -48,26 +48,25 @@ def offline(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect", guarded)
 
 
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[str]:
+def _service(start: Any) -> Iterator[str]:
+    """A real server for the session; missing binaries skip the test locally and fail it in CI."""
     try:
-        with services.postgres() as url:
+        with start() as url:
             yield url
     except RuntimeError as e:
         if os.environ.get("CI"):
             raise
         pytest.skip(str(e))
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    yield from _service(services.postgres)
 
 
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
-    try:
-        with services.redis_server() as url:
-            yield url
-    except RuntimeError as e:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(str(e))
+    yield from _service(services.redis_server)
 
 
 async def _fresh_pg_database(server_url: str) -> str:

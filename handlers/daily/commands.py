@@ -104,23 +104,34 @@ async def _latest_draft(session: AsyncSession, domain: str) -> Commentary | None
                                .order_by(col(Commentary.id).desc()))).first()
 
 
-@router.message(Command("发布点评", prefix_only=False))
-async def publish(event: InboundMessage, args: str, person: Person | None, session: AsyncSession, outbox: Outbox,
-                  app: Any) -> str:
-    domain = domain_of(args)
+async def _draft_for(event: InboundMessage, person: Person | None, domain: str | None, verb: str, usage: str,
+                     session: AsyncSession, outbox: Outbox) -> Commentary | str:
+    """The latest draft of a division the sender may comment on, or the outcome of telling them why not."""
     if domain is None:
-        outbox.reply(event, "请写明领域，如：发布点评 危化品（可选：煤矿、非煤矿山、危化品、工贸、烟花爆竹）")
+        outbox.reply(event, usage)
         return "commentary_bad"
     if not _may_comment(person, domain):
-        outbox.reply(event, f"只有{domain}处长可以发布{domain}点评。")
+        outbox.reply(event, f"只有{domain}处长可以{verb}。")
         return "commentary_denied"
     c = await _latest_draft(session, domain)
     if c is None:
         outbox.reply(event, f"没有待发布的{domain}点评草稿。")
         return "commentary_none"
+    return c
+
+
+@router.message(Command("发布点评", prefix_only=False))
+async def publish(event: InboundMessage, args: str, person: Person | None, session: AsyncSession, outbox: Outbox,
+                  app: Any) -> str:
+    domain = domain_of(args)
+    usage = "请写明领域，如：发布点评 危化品（可选：煤矿、非煤矿山、危化品、工贸、烟花爆竹）"
+    c = await _draft_for(event, person, domain, f"发布{domain}点评", usage, session, outbox)
+    if isinstance(c, str):
+        return c
+    assert person is not None
     publish_commentary(app, outbox, c, event.received_at, approved_by=person)
     session.add(c)
-    audit(session, person.id, "commentary_publish", event.received_at, commentary=c.id, domain=domain)  # type: ignore[union-attr]
+    audit(session, person.id, "commentary_publish", event.received_at, commentary=c.id, domain=domain)
     outbox.reply(event, f"{domain}点评已发布到处长工作群和省安委办工作群。")
     return "commentary_published"
 
@@ -128,18 +139,11 @@ async def publish(event: InboundMessage, args: str, person: Person | None, sessi
 @router.message(Command("修改点评", "点评", prefix_only=False))
 async def remark(event: InboundMessage, command: str, args: str, person: Person | None, session: AsyncSession,
                  outbox: Outbox) -> str:
-    domain = domain_of(args)
     body = re.sub(r"^[^：:]*[：:]", "", args, count=1).strip() if re.search(r"[：:]", args) else ""
-    if domain is None or not body:
-        outbox.reply(event, f"格式：{command} 危化品：内容")
-        return "commentary_bad"
-    if not _may_comment(person, domain):
-        outbox.reply(event, f"只有{domain}处长可以{command}。")
-        return "commentary_denied"
-    c = await _latest_draft(session, domain)
-    if c is None:
-        outbox.reply(event, f"没有待发布的{domain}点评草稿。")
-        return "commentary_none"
+    domain = domain_of(args) if body else None
+    c = await _draft_for(event, person, domain, command, f"格式：{command} 危化品：内容", session, outbox)
+    if isinstance(c, str):
+        return c
     if command == "修改点评":
         c.text = body
     else:
