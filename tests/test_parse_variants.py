@@ -103,3 +103,19 @@ def test_xlsx_attachment(parser: Parser, tmp_path: Path) -> None:
     r = parser.parse_xlsx(path, "", AT)
     assert r.report.unit == "通化市二道江区应急管理局" and r.report.date.isoformat() == "2026-03-15"
     assert [len(x.hazards) for x in r.report.records] == [2, 0] and r.report.records[0].domain == "工贸"
+
+
+def test_summary_with_other_wordings(parser: Parser) -> None:
+    r = parser.parse("【日报】农安县应急管理局3月16日安全生产监督检查情况\n今日出动检查人员12人次，检查生产经营单位8家，"
+                     "排查一般隐患5项，重大隐患0项，整改完成3项。", AT)
+    assert r.report.totals == {"teams": None, "inspectors": 12, "enterprises": 8, "hazards": 5, "rectified": 3}
+    assert r.report.unit == "农安县应急管理局" and r.report.records == []
+
+
+def test_narrative_with_a_labelled_tail(parser: Parser) -> None:
+    r = parser.parse("汪清县应急管理局 3月16日 检查汪清县林业局木材加工厂，发现隐患2处：除尘设施未正常运行、电气线路老化。"
+                     "已责令限期整改。检查人员：朴光明、崔永哲", AT)
+    [rec] = r.report.records
+    assert rec.enterprise == "汪清县林业局木材加工厂" and rec.hazards == ["除尘设施未正常运行", "电气线路老化"]
+    assert rec.inspectors == ["朴光明", "崔永哲"] and rec.rectification == "已责令限期整改。"
+    assert r.report.totals["hazards"] is None and r.problems == []  # a count of one record is not a total

@@ -222,3 +222,10 @@ async def test_http_api_with_token_and_dry_run(h: Harness) -> None:
         assert r.status == 400 and "级别" in (await r.json())["error"]
     finally:
         await client.close()
+
+
+async def test_quote_reply_names_the_warning(h: Harness) -> None:
+    first = await issue(h)
+    second = await issue(h, ORDER.replace("暴雨预警", "大风预警"))
+    await h.say("g-jl", "hd-yb", f"「应急助手：【红色暴雨预警】叫应#{first} 今夜有大暴雨」\n- - - - - - - - - - - - - - -\n收到")
+    assert (await states(h, first))["hd-yb"] == "acked" and (await states(h, second))["hd-yb"] == "sent"

@@ -27,11 +27,21 @@ def create_web(bot: Any, extra_routes: list[Route] | None = None) -> web.Applica
     web_app.router.add_get("/sim/api/history", sim_history)
     web_app.router.add_post("/sim/api/send", sim_send)
     web_app.router.add_get("/sim/events", sim_events)
+    web_app.middlewares.append(no_simulator)
     web_app.router.add_get("/healthz", healthz)
     web_app.router.add_get("/files/{name}", download)
     for add in extra_routes or bot.data.get("web_routes", []):
         add(web_app)
     return web_app
+
+
+@web.middleware
+async def no_simulator(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Running on WeChat only: the simulator's endpoints say so instead of failing."""
+    try:
+        return await handler(request)
+    except LookupError:
+        raise web.HTTPConflict(text="模拟器未启用（BOT_TRANSPORT=wechaty）。查看 /healthz 了解微信连接状态。") from None
 
 
 async def index(request: web.Request) -> web.Response:
@@ -50,6 +60,7 @@ async def sim_state(request: web.Request) -> web.Response:
         unit = d.unit_of(p)
         return {"id": p.ids.get("sim", p.id), "name": p.name, "unit": unit.name if unit else "", "roles": p.roles}
 
+    bot.sim  # noqa: B018  (raises LookupError when the simulator is off)
     groups = [
         {"id": g.ids.get("sim", g.id), "name": g.name, "role": g.role, "region": g.region,
          "members": [person(p) for p in d.members(g)]}

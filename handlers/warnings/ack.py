@@ -21,6 +21,8 @@ MEASURES = re.compile(
     r"|转移[^，。]{0,8}\d+\s*人|[ⅠⅡⅢⅣ1-4一二三四]级(?:应急)?响应|\d+\s*(?:人|名)(?:已)?(?:到岗|在岗|值守)"
 )
 _EXPLICIT = re.compile(r"(?:收到|回应|明白)\s*[#＃]?\s*(\d+)")
+# WeChat shows a quote-reply as 「张三：…叫应#3…」 above a divider, then the reply
+_QUOTE = re.compile(r"「[^」]*?(?:叫应|提示函)#(\d+)[^」]*」\s*(?:-\s*){0,12}", re.S)
 OPEN = ("sent", "escalated", "unwoken")
 
 
@@ -41,6 +43,10 @@ async def _ack_filter(data: dict[str, Any]) -> dict[str, Any] | bool:
     text = clean(event.text).strip()
     text = re.sub(r"^@\S+\s*", "", text).strip()
     quoted = await _quoted_warning(data, event)
+    q = _QUOTE.search(text)
+    if q is not None:
+        quoted = quoted or int(q.group(1))
+        text = (text[: q.start()] + text[q.end():]).strip() or "收到"
     acky = is_ack(text) or (not event.is_group and text in ("1", "１")) or quoted is not None
     measures = bool(MEASURES.search(text))
     if not acky and not measures:

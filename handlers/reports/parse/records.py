@@ -16,7 +16,8 @@ ENTERPRISE_END = re.compile(
 _TAG = re.compile(r"[（(]([^（）()]{1,20})[）)]\s*$")
 _DOMAIN_TAG = re.compile(r"涉氨|粉尘|有限空间|危化|化工|加油|煤|非煤|烟花|工贸|冶金|有色|建材|使用|经营|生产|储存|重点|一般|规上|规下")
 _NARRATIVE = re.compile(
-    r"(?P<who>[^，。；;\n]{0,60}?)(?:对|到|深入|赴)(?P<ent>[^，。；;\n对]{2,40}?)(?:开展|进行|实施|展开)(?P<what>[^，。；;\n]{0,20}?检查)"
+    r"(?P<who>[^，。；;\n]{0,60}?)(?:(?:对|到|深入|赴)(?P<ent>[^，。；;\n对]{2,40}?)(?:开展|进行|实施|展开)(?P<what>[^，。；;\n]{0,20}?检查)"
+    r"|检查了?(?P<ent2>[^，。；;\n]{2,40}?)(?=[，,。]))"
 )
 _NARR_HAZ_AFTER = re.compile(r"发现(?:的)?(?:问题)?(?:隐患)?(?:问题)?\s*(?P<n>\d+|[一二三四五六七八九十两]+)\s*[处项条个](?:问题)?(?:隐患)?\s*[:：]")
 _NARR_HAZ_BEFORE = re.compile(r"发现(?P<h>.+?)(?:等)?\s*(?P<n>\d+|[一二三四五六七八九十两]+)\s*[处项条个](?:问题)?(?:隐患)?(?:问题)?")
@@ -148,7 +149,7 @@ def record_from_item(item: str) -> Record:
 
 def narrative_records(body: str, unit: str | None) -> list[Record]:
     """`双辽市应急管理局谢春林、蒋文杰对双辽市鑫达木业有限公司开展…检查，发现…2处隐患，已下达…`."""
-    matches = [m for m in _NARRATIVE.finditer(body) if _is_enterprise(m.group("ent"))]
+    matches = [m for m in _NARRATIVE.finditer(body) if _is_enterprise(m.group("ent") or m.group("ent2"))]
     records = []
     for i, m in enumerate(matches):
         end = matches[i + 1].start() if i + 1 < len(matches) else len(body)
@@ -156,7 +157,7 @@ def narrative_records(body: str, unit: str | None) -> list[Record]:
         if i + 1 < len(matches):
             stop = max(after.rfind("。"), after.rfind("\n"))
             after = after[: stop + 1] if stop >= 0 else after
-        enterprise, site = split_enterprise(m.group("ent"))
+        enterprise, site = split_enterprise(m.group("ent") or m.group("ent2"))
         who = m.group("who")
         if unit and unit in who:
             who = who.split(unit, 1)[1]
@@ -168,6 +169,20 @@ def narrative_records(body: str, unit: str | None) -> list[Record]:
 
 
 def _narrative_hazards(rec: Record, after: str) -> None:
+    fields = [f for f in find_fields(after) if f.kind in ("inspectors", "rectification", "location")]
+    if fields:  # `…已责令限期整改。检查人员：朴光明、崔永哲`: labelled tails belong to the record
+        after = after[: fields[0].start]
+        tail = record_from_fields(fields)
+        rec.inspectors = tail.inspectors or rec.inspectors
+        rec.location = tail.location or rec.location
+        if tail.rectification:
+            rec.rectification = tail.rectification
+    own_rect = rec.rectification
+    _narrative_body(rec, after)
+    rec.rectification = own_rect or rec.rectification
+
+
+def _narrative_body(rec: Record, after: str) -> None:
     m = _NARR_HAZ_AFTER.search(after)
     if m:
         from handlers.reports.parse.numbers import to_int

@@ -24,6 +24,7 @@ _PATTERNS: dict[str, list[re.Pattern[str]]] = {
     ],
     "rectified": [
         re.compile(rf"(?:已|当场|现场|立即)+(?:整改|完成整改|整改完毕)\s*({NUM})\s*{_UNIT}"),
+        re.compile(rf"(?:整改完成|完成整改|整改完毕|整改到位|已销号)\s*({NUM})\s*{_UNIT}"),
         re.compile(rf"(?:整改|完成整改)(?:到位)?\s*({NUM})\s*{_UNIT}"),
     ],
 }
