@@ -122,34 +122,41 @@ class OutboxSender:
     def wake(self) -> None:
         self._wake.set()
 
+    def _due(self, now: datetime) -> Any:
+        return or_(
+            (col(OutboxEntry.status) == "pending") & (col(OutboxEntry.next_attempt_at) <= now),
+            (col(OutboxEntry.status) == "sending") & (col(OutboxEntry.lease_until) < now),
+        )
+
     async def deliver_due(self, batch: int = 500) -> int:
+        """One pass: account by account, in id order, until the account's bucket is empty."""
         now = self.clock.now()
-        async with transaction(self.sessions) as session:
-            rows = (
-                await session.exec(
-                    select(OutboxEntry)
-                    .where(
-                        or_(
-                            (col(OutboxEntry.status) == "pending") & (col(OutboxEntry.next_attempt_at) <= now),
-                            (col(OutboxEntry.status) == "sending") & (col(OutboxEntry.lease_until) < now),
-                        )
-                    )
-                    .order_by(col(OutboxEntry.id))
-                    .limit(batch)
-                )
-            ).all()
+        async with self.sessions() as session:
+            accounts = (await session.exec(
+                select(OutboxEntry.transport, OutboxEntry.account).where(self._due(now)).distinct()
+            )).all()
         sent = 0
         blocked: dict[str, float] = {}
-        for row in rows:
-            key = f"{row.transport}:{row.account}"
-            if key in blocked:
-                continue
-            wait = await self.limiter.take(key, now)
-            if wait > 0:
-                blocked[key] = wait
-                continue
-            if await self._claim(row, now):
-                sent += await self._send(row)
+        for transport, account in accounts:
+            key = f"{transport}:{account}"
+            done = 0
+            while done < batch and key not in blocked:
+                async with self.sessions() as session:
+                    rows = (await session.exec(
+                        select(OutboxEntry).where(self._due(now), OutboxEntry.transport == transport,
+                                                  OutboxEntry.account == account)
+                        .order_by(col(OutboxEntry.id)).limit(50)
+                    )).all()
+                if not rows:
+                    break
+                for row in rows:
+                    wait = await self.limiter.take(key, now)
+                    if wait > 0:
+                        blocked[key] = wait
+                        break
+                    if await self._claim(row, now):
+                        sent += await self._send(row)
+                    done += 1
         self.next_due = now + timedelta(seconds=min(blocked.values())) if blocked else None
         return sent
 

@@ -5,7 +5,7 @@ import re
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 
-from sqlmodel import col, select
+from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.directory import Directory
@@ -56,16 +56,16 @@ async def draft(session: AsyncSession, directory: Directory, data: DayData, doma
     if gaps:
         sections.append(("覆盖", [f"{'、'.join(gaps[:8])}{'等' if len(gaps) > 8 else ''}近期有{domain}检查，当日未报。"
                      f"请{gaps[0]}{'等单位' if len(gaps) > 1 else ''}{by}核实并补报。"]))
-    overdue = await _overdue(session, domain, now.date())
+    overdue, overdue_n = await _overdue(session, domain, now.date())
     if overdue:
         lines = [""]
-        for h in overdue[:MAX_LINES]:
+        for h in overdue:
             lines.append(f"· #{h.id} {h.region} {h.enterprise}：{h.text}（限{h.deadline.month}月{h.deadline.day}日）"  # type: ignore[union-attr]
                          f"——请{h.region}{by}报送整改情况")
-        if len(overdue) > MAX_LINES:
-            lines.append(f"· 另有{len(overdue) - MAX_LINES}处，发“隐患清单 {domain}”查看")
-        sections.append((f"逾期未整改{len(overdue)}处", lines))
-    snapshot = {"open": sorted(h.id for h in await _open(session, domain)), "at": now.isoformat()}
+        if overdue_n > MAX_LINES:
+            lines.append(f"· 另有{overdue_n - MAX_LINES}处，发“隐患清单 {domain}”查看")
+        sections.append((f"逾期未整改{overdue_n}处", lines))
+    snapshot = {"open": await _open_ids(session, domain), "at": now.isoformat()}
     lookback = await _look_back(session, domain, snapshot["open"])
     if lookback:
         sections.append(("回头看", [lookback]))
@@ -76,7 +76,7 @@ async def draft(session: AsyncSession, directory: Directory, data: DayData, doma
     praise = _praise(directory, data, recs)
     if praise:
         sections.append(("点赞", [praise]))
-    if not recs and not gaps and not overdue:
+    if not recs and not gaps and not overdue_n:
         return None  # nothing to mark: no commentary rather than an empty one
     out = [title]
     for i, (name, body) in enumerate(sections):
@@ -100,16 +100,19 @@ async def _coverage_gaps(session: AsyncSession, directory: Directory, data: DayD
     return sorted(recent - reported)
 
 
-async def _open(session: AsyncSession, domain: str) -> list[Hazard]:
-    return list((await session.exec(select(Hazard).where(Hazard.domain == domain, Hazard.status == "open"))).all())
+async def _open_ids(session: AsyncSession, domain: str) -> list[int]:
+    rows = await session.exec(select(Hazard.id).where(Hazard.domain == domain, Hazard.status == "open")
+                              .order_by(col(Hazard.id)))
+    return [i for i in rows.all() if i is not None]
 
 
-async def _overdue(session: AsyncSession, domain: str, today: date) -> list[Hazard]:
-    rows = await session.exec(
-        select(Hazard).where(Hazard.domain == domain, Hazard.status == "open", col(Hazard.deadline).is_not(None),
-                             col(Hazard.deadline) < today).order_by(col(Hazard.deadline), col(Hazard.id))
-    )
-    return list(rows.all())
+async def _overdue(session: AsyncSession, domain: str, today: date) -> tuple[list[Hazard], int]:
+    """The first few overdue hazards of the division (oldest deadline first), and how many there are."""
+    where = (Hazard.domain == domain, Hazard.status == "open", col(Hazard.deadline).is_not(None),
+             col(Hazard.deadline) < today)
+    count = (await session.exec(select(func.count()).select_from(Hazard).where(*where))).one()
+    rows = await session.exec(select(Hazard).where(*where).order_by(col(Hazard.deadline), col(Hazard.id)).limit(MAX_LINES))
+    return list(rows.all()), count
 
 
 async def _look_back(session: AsyncSession, domain: str, open_now: list[int]) -> str | None:
