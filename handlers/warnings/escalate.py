@@ -1,11 +1,14 @@
-"""督导: due escalation steps, one idempotent step at a time (Grafana OnCall's pattern).
+"""督导: due escalation steps (Grafana OnCall's pattern: lock, check, one step, save, schedule the next).
 
-Each step flips pending → done inside the transaction that does its work, so it runs exactly once,
-with two bot processes or after a crash; overdue steps run at once after a restart and are logged late."""
+A step flips pending → done inside the transaction that does its work, so it runs exactly once, with two
+bot processes or after a crash; overdue steps run at once after a restart and are logged late. Steps are
+claimed and run in batches so that 20,000 silent people cost a few transactions, not 20,000."""
 from __future__ import annotations
 
+import heapq
 import uuid
 from collections import defaultdict
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,8 +24,43 @@ from models.warnings import CallRecord, EscalationStep, Obligation, Warning
 LATE_LOG_S = 10
 
 
-async def escalate_due(app: Any, now: datetime, batch: int = 500, rounds: int = 50) -> int:
-    """Run every step due by `now` (including the next steps those schedule); returns how many ran."""
+@dataclass
+class Batch:
+    """The steps run in one transaction, with what they share loaded once."""
+
+    app: Any
+    session: AsyncSession
+    outbox: Outbox
+    now: datetime
+    warnings: dict[int, Warning] = field(default_factory=dict)
+    obligations: dict[int, Obligation] = field(default_factory=dict)
+    remind: dict[tuple[int, str], list[tuple[Any, Obligation]]] = field(default_factory=dict)
+
+    async def warning(self, wid: int) -> Warning | None:
+        if wid not in self.warnings:
+            w = await self.session.get(Warning, wid)
+            if w is None:
+                return None
+            self.warnings[wid] = w
+        return self.warnings[wid]
+
+    def flush_reminders(self) -> None:
+        """One re-mention per group listing everyone still silent, not one message per person."""
+        batch_size = self.app.cfg.warnings.mention_batch
+        for (wid, gid), silent in self.remind.items():
+            w, group = self.warnings[wid], self.app.directory.groups[gid]
+            text = f"请以下同志立即回应{w.kind}#{w.id}（{w.level}{w.type}），已过{_minutes(w, self.now)}分钟未回应。回复“收到”。"
+            for i in range(0, len(silent), batch_size):
+                chunk = silent[i:i + batch_size]
+                self.outbox.to_group(group, text, mention=[p for p, _ in chunk], reason="escalation",
+                                     correlation_id=f"warning:{w.id}")
+                for p, o in chunk:
+                    _record(self.session, w, o, p.id, "group", text, self.now)
+        self.remind.clear()
+
+
+async def escalate_due(app: Any, now: datetime, batch: int = 500, rounds: int = 100) -> int:
+    """Run every step due by `now` (and the next steps those make due); returns how many ran."""
     ran = 0
     for _ in range(rounds):
         async with app.sessions() as session:
@@ -32,65 +70,79 @@ async def escalate_due(app: Any, now: datetime, batch: int = 500, rounds: int = 
             )).all()
         if not due:
             break
-        for step_id in due:
-            ran += await run_step(app, step_id, now)
+        ran += await run_batch(app, list(due), now)
     if ran:
         app.outbox_sender.wake()
     return ran
 
 
-async def run_step(app: Any, step_id: int, now: datetime) -> int:
-    """Run one step; a next step of the same obligation that is already due runs right after it, so that a
-    chain catching up after downtime stays in order ahead of later warning-level steps."""
-    ran = 0
-    next_id: int | None = step_id
-    while next_id is not None:
-        done, next_id = await _run_one(app, next_id, now)
-        ran += done
+async def run_batch(app: Any, ids: list[int], now: datetime) -> int:
+    """Claim the steps (pending → done) and do their work in one transaction: each runs exactly once, with
+    two bot processes or after a crash. Due order holds: a chain catching up after downtime runs its next
+    steps ahead of later warning-level steps."""
+    token = uuid.uuid4().hex[:16]
+    async with transaction(app.sessions) as session:
+        claimed = (await session.exec(
+            update(EscalationStep).where(col(EscalationStep.id).in_(ids), col(EscalationStep.status) == "pending")
+            .values(status="done", run_token=token, executed_at=now).returning(EscalationStep.id)
+        )).scalars().all()
+        if not claimed:
+            return 0  # another process (or an earlier run) took them
+        steps = (await session.exec(select(EscalationStep).where(col(EscalationStep.id).in_(claimed)))).all()
+        b = Batch(app, session, Outbox(session, app.data), now)
+        ob_ids = [s.obligation_id for s in steps if s.obligation_id is not None]
+        for o in (await session.exec(select(Obligation).where(col(Obligation.id).in_(ob_ids)))).all():
+            b.obligations[o.id] = o  # type: ignore[index]
+        heap = [(s.due_at, s.id, s) for s in steps]
+        heapq.heapify(heap)
+        ran = 0
+        while heap:
+            _, _, step = heapq.heappop(heap)
+            ran += 1
+            nxt = await _run(b, step, token)
+            if nxt is not None:
+                heapq.heappush(heap, (nxt.due_at, nxt.id, nxt))
+        b.flush_reminders()
     return ran
 
 
-async def _run_one(app: Any, step_id: int, now: datetime) -> tuple[int, int | None]:
-    token = uuid.uuid4().hex[:16]
-    async with transaction(app.sessions) as session:
-        claimed = await session.exec(
-            update(EscalationStep).where(col(EscalationStep.id) == step_id, col(EscalationStep.status) == "pending")
-            .values(status="done", run_token=token, executed_at=now)
-        )
-        if claimed.rowcount != 1:
-            return 0, None  # another process (or an earlier run) took it
-        step = await session.get(EscalationStep, step_id)
-        assert step is not None
-        late = (now - step.due_at).total_seconds()
-        step.late_s = late
-        if late > LATE_LOG_S:
-            app.log.warning("escalation_step_late", step=step_id, action=step.action, late_s=round(late))
-        w = await session.get(Warning, step.warning_id)
-        if w is None or w.status != "active":
-            step.status = "cancelled"
-            session.add(step)
-            return 0, None
-        outbox = Outbox(session, app.data)
-        await ACTIONS[step.action](app, session, outbox, w, step, now)
-        session.add(step)
-        nxt = None
-        if step.obligation_id is not None and step.status == "done":
-            nxt = next_obligation_step(app.cfg, w.level, w.id, step.obligation_id,  # type: ignore[arg-type]
-                                       w.activated_at or w.issued_at, step.seq)
-            if nxt is not None:
-                session.add(nxt)
-                await session.flush()
-    return 1, (nxt.id if nxt is not None and nxt.due_at <= now else None)
+async def _run(b: Batch, step: EscalationStep, token: str) -> EscalationStep | None:
+    late = (b.now - step.due_at).total_seconds()
+    step.late_s = late
+    if late > LATE_LOG_S:
+        b.app.log.warning("escalation_step_late", step=step.id, action=step.action, late_s=round(late))
+    w = await b.warning(step.warning_id)
+    if w is None or w.status != "active":
+        step.status = "cancelled"
+        b.session.add(step)
+        return None
+    await ACTIONS[step.action](b, w, step)
+    b.session.add(step)
+    if step.obligation_id is None or step.status != "done":
+        return None
+    nxt = next_obligation_step(b.app.cfg, w.level, w.id, step.obligation_id,  # type: ignore[arg-type]
+                               w.activated_at or w.issued_at, step.seq)
+    if nxt is None:
+        return None
+    if nxt.due_at <= b.now:  # already due: it is ours to run in this batch
+        nxt.status, nxt.run_token, nxt.executed_at = "done", token, b.now
+    b.session.add(nxt)
+    await b.session.flush()
+    return nxt if nxt.status == "done" else None
 
 
-async def _obligation(session: AsyncSession, step: EscalationStep) -> Obligation | None:
-    o = await session.get(Obligation, step.obligation_id) if step.obligation_id else None
+async def _obligation(b: Batch, step: EscalationStep) -> Obligation | None:
+    o = b.obligations.get(step.obligation_id) if step.obligation_id else None
+    if o is None and step.obligation_id:
+        o = await b.session.get(Obligation, step.obligation_id)
+        if o is not None:
+            b.obligations[step.obligation_id] = o
     if o is None or not o.open:
         step.status = "cancelled"  # answered in time: nothing to do
         return None
     o.state = "escalated"
     o.escalations += 1
-    session.add(o)
+    b.session.add(o)
     return o
 
 
@@ -104,77 +156,72 @@ def _minutes(w: Warning, now: datetime) -> str:
     return f"{(now - (w.activated_at or w.issued_at)).total_seconds() / 60:.0f}"
 
 
-async def remention(app: Any, session: AsyncSession, outbox: Outbox, w: Warning, step: EscalationStep, now: datetime) -> None:
-    o = await _obligation(session, step)
+async def remention(b: Batch, w: Warning, step: EscalationStep) -> None:
+    o = await _obligation(b, step)
     if o is None:
         return
-    p = app.directory.people.get(o.person_id)
-    group = app.directory.groups.get(o.group_id or "") or app.directory.region_group(o.region)
-    if p is None or group is None:
-        return
-    text = f"请立即回应{w.kind}#{w.id}（{w.level}{w.type}），已过{_minutes(w, now)}分钟未回应。回复“收到”。"
-    outbox.to_group(group, text, mention=[p], reason="escalation", correlation_id=f"warning:{w.id}")
-    _record(session, w, o, p.id, "group", text, now)
+    p = b.app.directory.people.get(o.person_id)
+    group = b.app.directory.groups.get(o.group_id or "") or b.app.directory.region_group(o.region)
+    if p is not None and group is not None:
+        b.remind.setdefault((w.id, group.id), []).append((p, o))  # type: ignore[arg-type]
 
 
-async def private(app: Any, session: AsyncSession, outbox: Outbox, w: Warning, step: EscalationStep, now: datetime) -> None:
-    o = await _obligation(session, step)
-    p = app.directory.people.get(o.person_id) if o else None
+async def private(b: Batch, w: Warning, step: EscalationStep) -> None:
+    o = await _obligation(b, step)
+    p = b.app.directory.people.get(o.person_id) if o else None
     if o is None or p is None:
         return
     text = f"【催叫】{w.title}，您尚未回应，请立即回复“收到”或数字1。"
-    outbox.to_person(p, text, reason="escalation", correlation_id=f"warning:{w.id}")
-    _record(session, w, o, p.id, "private", text, now)
+    b.outbox.to_person(p, text, reason="escalation", correlation_id=f"warning:{w.id}")
+    _record(b.session, w, o, p.id, "private", text, b.now)
 
 
-async def _phone(app: Any, session: AsyncSession, outbox: Outbox, w: Warning, o: Obligation, person_id: str,
-                 kind: str, now: datetime) -> None:
-    p = app.directory.people.get(person_id)
+def _phone(b: Batch, w: Warning, o: Obligation, person_id: str, kind: str) -> None:
+    p = b.app.directory.people.get(person_id)
     if p is None:
         return
     if not p.phone:
-        _record(session, w, o, p.id, kind, "无电话号码，未能拨打", now)
+        _record(b.session, w, o, p.id, kind, "无电话号码，未能拨打", b.now)
         return
     text = f"应急管理{w.kind}：{w.level}{w.type}，编号{w.id}，请立即在工作群回复收到。"
-    outbox.to_chat(kind, f"tel:{p.phone}", text, reason="escalation", correlation_id=f"warning:{w.id}")
-    _record(session, w, o, p.id, kind, text, now)
+    b.outbox.to_chat(kind, f"tel:{p.phone}", text, reason="escalation", correlation_id=f"warning:{w.id}")
+    _record(b.session, w, o, p.id, kind, text, b.now)
 
 
-async def call(app: Any, session: AsyncSession, outbox: Outbox, w: Warning, step: EscalationStep, now: datetime) -> None:
-    o = await _obligation(session, step)
+async def call(b: Batch, w: Warning, step: EscalationStep) -> None:
+    o = await _obligation(b, step)
     if o is not None:
-        await _phone(app, session, outbox, w, o, o.person_id, "voice", now)
+        _phone(b, w, o, o.person_id, "voice")
 
 
-async def sms(app: Any, session: AsyncSession, outbox: Outbox, w: Warning, step: EscalationStep, now: datetime) -> None:
-    o = await _obligation(session, step)
+async def sms(b: Batch, w: Warning, step: EscalationStep) -> None:
+    o = await _obligation(b, step)
     if o is not None:
-        await _phone(app, session, outbox, w, o, o.person_id, "sms", now)
+        _phone(b, w, o, o.person_id, "sms")
 
 
-async def backup(app: Any, session: AsyncSession, outbox: Outbox, w: Warning, step: EscalationStep, now: datetime) -> None:
+async def backup(b: Batch, w: Warning, step: EscalationStep) -> None:
     """Wake the AB backup: their own obligation, a private message and a call."""
-    o = await _obligation(session, step)
-    p = app.directory.people.get(o.person_id) if o else None
-    b = app.directory.people.get(p.backup or "") if p else None
-    if o is None or b is None:
+    o = await _obligation(b, step)
+    p = b.app.directory.people.get(o.person_id) if o else None
+    bp = b.app.directory.people.get(p.backup or "") if p else None
+    if o is None or p is None or bp is None:
         return
-    existing = (await session.exec(select(Obligation).where(Obligation.warning_id == w.id,
-                                                            Obligation.person_id == b.id))).first()
-    bo = existing or Obligation(warning_id=w.id, person_id=b.id, region=o.region, group_id=o.group_id,
-                                title=f"{o.title}B角",
-                                backup_of=o.id, sent_at=now)
-    session.add(bo)
-    await session.flush()
-    text = f"【AB角叫应】{w.title}：{p.name}（A角）{_minutes(w, now)}分钟未回应，请您立即回复“收到”并落实。"  # type: ignore[union-attr]
-    outbox.to_person(b, text, reason="escalation", correlation_id=f"warning:{w.id}")
-    _record(session, w, bo, b.id, "private", text, now)
-    await _phone(app, session, outbox, w, bo, b.id, "voice", now)
+    existing = (await b.session.exec(select(Obligation).where(Obligation.warning_id == w.id,
+                                                              Obligation.person_id == bp.id))).first()
+    bo = existing or Obligation(warning_id=w.id, person_id=bp.id, region=o.region, group_id=o.group_id,
+                                title=f"{o.title}B角", backup_of=o.id, sent_at=b.now)
+    b.session.add(bo)
+    await b.session.flush()
+    text = f"【AB角叫应】{w.title}：{p.name}（A角）{_minutes(w, b.now)}分钟未回应，请您立即回复“收到”并落实。"
+    b.outbox.to_person(bp, text, reason="escalation", correlation_id=f"warning:{w.id}")
+    _record(b.session, w, bo, bp.id, "private", text, b.now)
+    _phone(b, w, bo, bp.id, "voice")
 
 
-async def notify_superior(app: Any, session: AsyncSession, outbox: Outbox, w: Warning, step: EscalationStep,
-                          now: datetime) -> None:
+async def notify_superior(b: Batch, w: Warning, step: EscalationStep) -> None:
     """The 未叫醒 list to each silent person's superior, and the whole list to the duty officer."""
+    app, session, outbox, now = b.app, b.session, b.outbox, b.now
     silent = await silent_obligations(session, w.id)
     if not silent:
         return
@@ -194,8 +241,9 @@ async def notify_superior(app: Any, session: AsyncSession, outbox: Outbox, w: Wa
         outbox.to_person(officer, text, reason="unwoken", correlation_id=f"warning:{w.id}")
 
 
-async def rolling(app: Any, session: AsyncSession, outbox: Outbox, w: Warning, step: EscalationStep, now: datetime) -> None:
+async def rolling(b: Batch, w: Warning, step: EscalationStep) -> None:
     """One rolling line per group instead of one reply per person; posted only when it changed."""
+    app, session, outbox, now = b.app, b.session, b.outbox, b.now
     lines = await rolling_lines(app, session, w)
     last = dict(w.meta.get("rolling", {}))
     for gid, line in lines.items():
@@ -209,8 +257,9 @@ async def rolling(app: Any, session: AsyncSession, outbox: Outbox, w: Warning, s
                                    due_at=now + timedelta(seconds=app.cfg.warnings.summary_every_s)))
 
 
-async def finalize(app: Any, session: AsyncSession, outbox: Outbox, w: Warning, step: EscalationStep, now: datetime) -> None:
+async def finalize(b: Batch, w: Warning, step: EscalationStep) -> None:
     """After the last step: whoever is still silent is 未叫醒."""
+    app, session, outbox = b.app, b.session, b.outbox
     silent = await silent_obligations(session, w.id)
     for o in silent:
         o.state = "unwoken"
@@ -221,8 +270,8 @@ async def finalize(app: Any, session: AsyncSession, outbox: Outbox, w: Warning, 
             outbox.to_person(officer, text, reason="unwoken", correlation_id=f"warning:{w.id}")
 
 
-async def expire(app: Any, session: AsyncSession, outbox: Outbox, w: Warning, step: EscalationStep, now: datetime) -> None:
-    await close_warning(app, session, outbox, w, now, closed_by="到期")
+async def expire(b: Batch, w: Warning, step: EscalationStep) -> None:
+    await close_warning(b.app, b.session, b.outbox, w, b.now, closed_by="到期")
 
 
 ACTIONS = {"remention": remention, "private": private, "call": call, "sms": sms, "backup": backup,
