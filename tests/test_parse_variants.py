@@ -21,13 +21,15 @@ def parser() -> Parser:
 
 
 @pytest.mark.parametrize("text", ["收到", "收到！", "好的，收到", "伊通县应急局已收到", "收到[强]", "已阅", "明白",
-                                  "已传达到各乡镇", "收到，马上落实", "收到并转发", "XX县收到", "👌收到"])
+                                  "已传达到各乡镇", "收到，马上落实", "收到并转发", "XX县收到", "👌收到", "嗯嗯，收到",
+                                  "文件已收到", "通知已收到，马上传达", "白山市应急局：收到", "收到了"])
 def test_acknowledgements(parser: Parser, text: str) -> None:
     assert parser.parse(text, AT).kind == "ack"
 
 
 @pytest.mark.parametrize("text", ["没收到", "收到了吗", "是否收到通知", "请各地收到后回复", "收到没有？", "文件没收到",
-                                  "还有哪个县没收到？", "大家都收到通知了吗", "收到的附件打不开，是什么格式"])
+                                  "还有哪个县没收到？", "大家都收到通知了吗", "收到的附件打不开，是什么格式",
+                                  "收到请回复", "各县区收到请回复"])
 def test_look_alikes_are_chatter(parser: Parser, text: str) -> None:
     assert parser.parse(text, AT).kind == "chatter"
 
