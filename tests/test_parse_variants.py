@@ -121,3 +121,17 @@ def test_narrative_with_a_labelled_tail(parser: Parser) -> None:
     assert rec.enterprise == "汪清县林业局木材加工厂" and rec.hazards == ["除尘设施未正常运行", "电气线路老化"]
     assert rec.inspectors == ["朴光明", "崔永哲"] and rec.rectification == "已责令限期整改。"
     assert r.report.totals["hazards"] is None and r.problems == []  # a count of one record is not a total
+
+
+def test_inspectors_above_the_list_and_slash_dates(parser: Parser) -> None:
+    r = parser.parse("镇赉县应急管理局3/13检查情况\n检查人员：刘波、孙杰\n1.镇赉县宏发粮油有限公司：筒仓无防爆照明。限期整改。\n"
+                     "2.镇赉县顺通加油站：未发现问题。", AT)
+    assert r.report.date.isoformat() == "2026-03-13" and r.problems == []
+    assert [x.inspectors for x in r.report.records] == [["刘波", "孙杰"], ["刘波", "孙杰"]]
+
+
+def test_team_count_written_after_the_noun(parser: Parser) -> None:
+    r = parser.parse("通榆县应急管理局2026.3.13检查情况：派出检查组1个，检查人员2人，检查企业2家，发现隐患1处。\n"
+                     "1、通榆县鑫盛建材有限公司，问题：配电箱无门。整改情况：已整改。检查人员：赵六、钱七\n"
+                     "2、通榆县金源酒业有限公司，未发现问题。检查人员：赵六、钱七", AT)
+    assert r.report.totals == {"teams": 1, "inspectors": 2, "enterprises": 2, "hazards": 1, "rectified": None}

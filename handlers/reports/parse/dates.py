@@ -8,7 +8,7 @@ from handlers.reports.parse.numbers import to_int
 
 _FULL = re.compile(r"(\d{4})\s*[年.\-/]\s*(\d{1,2})\s*[月.\-/]\s*(\d{1,2})\s*日?")
 _MONTH_DAY = re.compile(r"(?<!\d)(\d{1,2}|[一二三四五六七八九十]{1,3})\s*月\s*(\d{1,2}|[一二三四五六七八九十]{1,3})\s*[日号]")
-_DOTTED = re.compile(r"(?<![\d.])(\d{1,2})\.(\d{1,2})(?![\d.]|\s*[米吨个％%])")
+_DOTTED = re.compile(r"(?<![\d./])(\d{1,2})[./](\d{1,2})(?![\d./]|\s*[米吨个％%])")
 _DAY = re.compile(r"(?<![\d月.限期内第至到])(\d{1,2})\s*[日号](?![内前后以起])")
 _RELATIVE = (
     (re.compile(r"前一日|前一天|昨日|昨天"), -1),

@@ -83,7 +83,9 @@ class Parser:
             header = body[: items[0][0]]
             records = [record_from_item(text) for _, _, text in items]
             footer = body[items[-1][1]:]
-            loose = self._trailing_fields(items, records)
+            # a 检查人员/整改情况 line above the list or below it applies to every record
+            loose = [f for f in find_fields(header) if f.kind in ("inspectors", "rectification")]
+            loose += self._trailing_fields(items, records)
         else:
             header = body
             records = []

@@ -8,7 +8,8 @@ from handlers.reports.parse.numbers import NUM, to_int
 
 _UNIT = r"(?:处|项|条|个)"
 _PATTERNS: dict[str, list[re.Pattern[str]]] = {
-    "teams": [re.compile(rf"({NUM})\s*个\s*(?:检查|督查|执法|工作)?组")],
+    "teams": [re.compile(rf"({NUM})\s*个\s*(?:检查|督查|执法|工作)?组"),
+              re.compile(rf"(?:检查|督查|执法|工作)组\s*({NUM})\s*个")],
     "inspectors": [
         re.compile(rf"({NUM})\s*(?:名|位)\s*(?:监管|执法|检查)?(?:干部|人员)"),
         re.compile(rf"(?:检查|执法|监管)人员\s*({NUM})\s*(?:人|名)"),
