@@ -55,6 +55,13 @@ async def test_report_in_a_room_is_answered_with_a_mention(gateway: tuple[Gatewa
     await gw.expect("我是应急助手", room="g-jl")
     await gw.say("ltq-bs", "我是谁")  # private chat
     await gw.expect("龙潭区应急管理局")
+    await gw.say("liuql", "@应急助手 日报表 3月13日", room="chuzhang", mentions=["wx-bot"])
+    await gw.expect("【3月13日日报表】", room="chuzhang")
+
+    async def file_arrived() -> bool:
+        return any(m.get("file") == "日报表_2026-03-13.xlsx" and m["size"] > 1000 for m in await gw.sent())
+
+    await wait_for(file_arrived, 20, "the workbook did not reach the room as a file")
 
 
 async def test_warning_reaches_the_room_with_mentions_and_acks_are_recorded(gateway: tuple[Gateway, Path], bot: App) -> None:

@@ -27,6 +27,13 @@ class RecordingPuppet extends PuppetMock {
     return id
   }
 
+  async messageSendFile (conversationId, fileBox) {
+    const id = `sent-${this.sent.length + 1}`
+    const data = await fileBox.toBuffer()
+    this.sent.push({ id, conversationId, text: '', file: fileBox.name, size: data.length, mentionIdList: [], at: Date.now() })
+    return id
+  }
+
   async onStart () {
     await super.onStart()
     setTimeout(() => mocker.login(user), 50)

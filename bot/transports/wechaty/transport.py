@@ -5,10 +5,13 @@ drop reconnects with backoff; it reports its state for /healthz and tells the ap
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import json
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -19,6 +22,14 @@ from bot.transports.wechaty.client import GatewayClient, GatewayEvent
 
 StateHook = Callable[[str, dict[str, Any]], Awaitable[None]]
 BACKOFF = (1, 2, 4, 8, 15, 30)
+
+
+async def file_box_json(path: str) -> str:
+    """A base64 FileBox as the 1.x gateway reads it (`type`; `boxType` for older ones)."""
+    data = await asyncio.to_thread(Path(path).read_bytes)
+    name = Path(path).name
+    return json.dumps({"type": 1, "boxType": 1, "name": name, "base64": base64.b64encode(data).decode()},
+                      ensure_ascii=False)
 
 
 class WechatyTransport:
@@ -73,10 +84,11 @@ class WechatyTransport:
         if client is None or self.state != "logged_in":
             raise ConnectionError(f"wechaty gateway {self.account} is {self.state}")
         conversation = msg.chat_id.removeprefix("dm:")
-        text = msg.text
+        sent_id = await client.message_send_text(conversation, msg.text, mention_ids=[m.id for m in msg.mentions])
         if msg.attachment:
-            text += f"\n附件：{msg.attachment.rsplit('/', 1)[-1]}（在机器人网页“文件”中下载）"
-        return await client.message_send_text(conversation, text, mention_ids=[m.id for m in msg.mentions])
+            await client.puppet_stub.message_send_file(conversation_id=conversation,
+                                                       filebox=await file_box_json(msg.attachment))
+        return sent_id
 
     async def wait_logged_in(self) -> None:
         await self._ready.wait()
