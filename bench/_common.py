@@ -36,8 +36,9 @@ def tmpdir() -> tempfile.TemporaryDirectory[str]:
     return tempfile.TemporaryDirectory(prefix="bench-")
 
 
-def result(**figures: float) -> str:
-    return "RESULT " + " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in figures.items())
+def figures(**values: float) -> str:
+    """`name=value name=value …` for the machine-readable last line."""
+    return " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items())
 
 
 async def warn_everyone(app: Any) -> int:

@@ -11,7 +11,7 @@ import statistics
 import time
 from pathlib import Path
 
-from _common import bare_inserts, fake_clock, quiet, result, scratch_settings, tmpdir, warn_everyone
+from _common import bare_inserts, fake_clock, figures, quiet, scratch_settings, tmpdir, warn_everyone
 from fanout import world
 
 from bot.app import create_app
@@ -55,7 +55,7 @@ async def main() -> None:
     print(f"{len(events)} acknowledgements in {total_s:.1f}s = {per_s:.0f}/s ({CONCURRENCY} in flight)")
     print(f"latency p50 {p50:.1f} ms, p99 {p99:.1f} ms (limit p99 <= 500 ms: {p99 / 500:.2f} of it)")
     print(f"bare inserts {bare_per_s:.0f}/s; ratio {ratio:.2f} (limit >= 0.1)")
-    print(result(per_s=round(per_s), p50_ms=round(p50, 1), p99_ms=round(p99, 1), ratio=round(ratio, 3)))
+    print("RESULT " + figures(per_s=round(per_s), p50_ms=round(p50, 1), p99_ms=round(p99, 1), ratio=round(ratio, 3)))
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import yaml
-from _common import fake_clock, quiet, result, scratch_settings, tmpdir
+from _common import fake_clock, figures, quiet, scratch_settings, tmpdir
 from openpyxl import Workbook
 from sqlalchemy import insert
 
@@ -59,20 +59,20 @@ async def generate(app: object, days: list[date]) -> int:
             reports = [dict(unit_id=u.id, unit_name=u.name, region=u.region, report_date=day, round=1, posted_by="bench",
                             posted_at=app.clock.now(), active=True, late=False, corrected=False, source="text",  # type: ignore[attr-defined]
                             problems=[]) for u in units]
-            ids = (await s.execute(insert(InspectionReport).returning(InspectionReport.id), reports)).scalars().all()
+            ids = (await (await s.connection()).execute(insert(InspectionReport).returning(InspectionReport.id), reports)).scalars().all()
             recs = []
             for rid, u in zip(ids, units, strict=True):
                 for k in range(RECORDS):
                     recs.append(dict(report_id=rid, seq=k + 1, enterprise=f"{u.name[:4]}第{k}企业有限公司", inspecting_unit=u.name,
                                      location="工业园区", domain=DOMAINS[k % 5], inspectors=["张三", "李四"],
                                      rectification="责令限期7日内整改", hazard_count=1))
-            rec_ids = (await s.execute(insert(InspectionRecord).returning(InspectionRecord.id, InspectionRecord.report_id), recs)).all()
+            rec_ids = (await (await s.connection()).execute(insert(InspectionRecord).returning(InspectionRecord.id, InspectionRecord.report_id), recs)).all()
             region = {rid: u.region for rid, u in zip(ids, units, strict=True)}
             hz = [dict(report_id=rep, record_id=rec, unit_id=None, region=region[rep], enterprise="企业", domain=DOMAINS[i % 5],
                        text=HAZARDS[i % len(HAZARDS)], found_on=day, status="open" if rng.random() < 0.3 else "rectified",
                        deadline=day + timedelta(days=7), created_at=app.clock.now())  # type: ignore[attr-defined]
                   for i, (rec, rep) in enumerate(rec_ids)]
-            await s.execute(insert(Hazard), hz)
+            await (await s.connection()).execute(insert(Hazard), hz)
             await s.commit()
             n += len(recs)
     return n
@@ -119,7 +119,7 @@ async def main() -> None:
     print(f"日报表 text ({len(text)} chars, {len(data.reports)} reports): {report_s:.3f}s (limit 2s: {report_s / 2:.2f} of it)")
     print(f"Excel ({len(rows)} rows): {excel_s:.3f}s; openpyxl alone: {bare_s:.3f}s; ratio {ratio:.2f} (limit 3)")
     print(f"日点评 set ({sum(1 for d in drafts if d)} divisions): {commentary_s:.3f}s (limit 5s: {commentary_s / 5:.2f} of it)")
-    print(result(report_s=round(report_s, 3), excel_s=round(excel_s, 3), commentary_s=round(commentary_s, 3),
+    print("RESULT " + figures(report_s=round(report_s, 3), excel_s=round(excel_s, 3), commentary_s=round(commentary_s, 3),
                  ratio=round(ratio, 2)))
 
 

@@ -8,7 +8,7 @@ import asyncio
 import os
 import time
 
-from _common import bare_inserts, fake_clock, quiet, result, scratch_settings, tmpdir
+from _common import bare_inserts, fake_clock, figures, quiet, scratch_settings, tmpdir
 
 from bot.app import create_app
 from bot.dispatch import Router
@@ -56,7 +56,7 @@ async def main() -> None:
     print(f"pipeline: {N} messages in {pipeline_s:.2f}s = {per_s:.0f}/s")
     print(f"bare inserts: {N} rows in {bare_s:.2f}s = {bare_per_s:.0f}/s")
     print(f"ratio {ratio:.2f} (limit >= {LIMIT}: {'ok' if ratio >= LIMIT else 'BELOW'})")
-    print(result(per_s=round(per_s), ratio=round(ratio, 3)))
+    print("RESULT " + figures(per_s=round(per_s), ratio=round(ratio, 3)))
 
 
 if __name__ == "__main__":

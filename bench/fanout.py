@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from _common import fake_clock, quiet, result, scratch_settings, tmpdir
+from _common import fake_clock, figures, quiet, scratch_settings, tmpdir
 
 from bot.app import create_app
 from bot.events import InboundMessage, OutboundMessage
@@ -131,7 +131,7 @@ async def main() -> None:
     print(f"{named} people named in {GROUPS} groups; {total} messages over {ACCOUNTS} accounts at {RATE:g}/min each")
     print(f"queued in {issue_s:.1f}s; delivered in {simulated_s / 60:.1f} simulated minutes; floor {floor_s / 60:.1f} minutes")
     print(f"ratio {ratio:.3f} (limit <= {LIMIT}); bot CPU {cpu_s:.1f}s (wall {wall_s:.1f}s); peak RSS {peak_mb:.0f} MB")
-    print(result(ratio=round(ratio, 3), cpu_s=round(cpu_s, 1), peak_mb=round(peak_mb)))
+    print("RESULT " + figures(ratio=round(ratio, 3), cpu_s=round(cpu_s, 1), peak_mb=round(peak_mb)))
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from _common import fake_clock, quiet, result, scratch_settings, tmpdir
+from _common import fake_clock, figures, quiet, scratch_settings, tmpdir
 
 from bot.app import create_app
 from bot.settings import ROOT
@@ -58,7 +58,7 @@ async def main() -> None:
     print(f"ingest (parse + storage through the pipeline): {INGEST_N} in {ingest_s:.2f}s = {ingest_per_s:.0f}/s "
           f"(limit >= {INGEST_LIMIT}: {ingest_per_s / INGEST_LIMIT:.1f}x)")
     print(f"ratio ingest/parse {ratio:.3f}")
-    print(result(parse_per_s=round(parse_per_s), ingest_per_s=round(ingest_per_s), ratio=round(ratio, 4)))
+    print("RESULT " + figures(parse_per_s=round(parse_per_s), ingest_per_s=round(ingest_per_s), ratio=round(ratio, 4)))
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from _common import quiet, result, scratch_settings, tmpdir, warn_everyone
+from _common import figures, quiet, scratch_settings, tmpdir, warn_everyone
 from fanout import world
 from sqlmodel import col, select
 
@@ -58,7 +58,7 @@ async def main() -> None:
     p99 = lates[int(len(lates) * 0.99) - 1]
     print(f"fired {len(lates)} steps in {time.perf_counter() - t0:.0f}s; lateness p50 {p50:.2f}s, p99 {p99:.2f}s, "
           f"max {lates[-1]:.2f}s (limits p50 <= 5s, p99 <= 30s)")
-    print(result(p50_late_s=round(p50, 2), p99_late_s=round(p99, 2)))
+    print("RESULT " + figures(p50_late_s=round(p50, 2), p99_late_s=round(p99, 2)))
 
 
 if __name__ == "__main__":
