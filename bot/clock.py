@@ -37,7 +37,3 @@ class FakeClock:
 def local(d: date, hour: int = 0, minute: int = 0) -> datetime:
     return datetime(d.year, d.month, d.day, hour, minute, tzinfo=TZ)
 
-
-def as_local(dt: datetime) -> datetime:
-    """Databases may hand back naive datetimes; ours are always stored in Asia/Shanghai."""
-    return dt.replace(tzinfo=TZ) if dt.tzinfo is None else dt.astimezone(TZ)

@@ -6,7 +6,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from bot.config import ConfigError, load_config
+from bot.config import Config, ConfigError, load_config
 from bot.settings import ROOT, Settings
 
 
@@ -24,10 +24,7 @@ def check_config(path: Path) -> int:
     return 0
 
 
-def unbound_warnings(cfg: object) -> list[str]:
-    from bot.config import Config
-
-    assert isinstance(cfg, Config)
+def unbound_warnings(cfg: Config) -> list[str]:
     out = []
     for g in cfg.groups:
         if "wechaty" not in g.ids:

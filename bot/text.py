@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 
 from bot.events import InboundMessage
 
@@ -30,10 +29,6 @@ def command_text(event: InboundMessage, bot_name: str) -> str | None:
     if event.to_bot or not event.is_group:
         return text
     return None
-
-
-def width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
 def split_text(text: str, limit: int) -> list[str]:

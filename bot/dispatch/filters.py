@@ -11,10 +11,6 @@ def to_bot(data: dict[str, Any]) -> bool:
     return command_text(data["event"], data["directory"].cfg.bot.name) is not None
 
 
-def private(data: dict[str, Any]) -> bool:
-    return not data["event"].is_group
-
-
 class Command:
     """A bot command: `@应急助手 帮助`, `/帮助`, `#帮助`, or the bare word in a private chat."""
 

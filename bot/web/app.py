@@ -5,7 +5,7 @@ import asyncio
 import json
 import re
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -157,5 +157,3 @@ def _quote(name: str) -> str:
 
     return quote(name)
 
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -7,6 +7,7 @@ from bot.dispatch.filters import Command, to_bot
 from bot.events import InboundMessage
 from bot.outbox import Outbox
 from bot.templates import Templates
+from bot.text import command_text
 
 router = Router(__name__)
 
@@ -42,9 +43,7 @@ def fallback_router() -> Router:
     fallback = Router(__name__ + ".fallback")
 
     @fallback.message(to_bot)
-    async def unknown_command(event: InboundMessage, outbox: Outbox, templates: Templates, cfg: object) -> str:
-        from bot.text import command_text
-
+    async def unknown_command(event: InboundMessage, outbox: Outbox, templates: Templates) -> str:
         text = command_text(event, templates.defaults["bot"]) or ""
         shown = text if len(text) <= 20 else text[:20] + "…"
         outbox.reply(event, templates.render("unknown_command", text=shown or "（空）"))

@@ -31,6 +31,12 @@ def domain_of(text: str) -> str | None:
     return None
 
 
+def domain_in(text: str) -> str | None:
+    """A division named anywhere in the text; longest names first (非煤矿山 before 煤矿, 危化品 before 危化)."""
+    names = {**{d: d for d in DIVISIONS}, **ALIASES}
+    return next((names[n] for n in sorted(names, key=len, reverse=True) if n in text), None)
+
+
 def region_name(directory: Directory, rep: InspectionReport) -> str:
     return rep.region or rep.unit_name or "未知单位"
 

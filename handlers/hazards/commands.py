@@ -15,7 +15,7 @@ from bot.dispatch import Router
 from bot.dispatch.filters import Command
 from bot.events import InboundMessage
 from bot.outbox import Outbox
-from handlers.daily.commentary import domain_of
+from handlers.daily.commentary import domain_in
 from models.reports import Hazard, HazardEvent
 
 router = Router(__name__)
@@ -64,8 +64,7 @@ async def close(event: InboundMessage, args: str, person: Person | None, session
 async def list_open(event: InboundMessage, args: str, session: AsyncSession, directory: Directory, outbox: Outbox,
                     app: Any) -> str:
     region = next((r for _, _, r in directory.regions.find_all(args) if r.level != "province"), None)
-    domain = domain_of(re.sub(r"^\S*?(市|州|县|区|会)\s*", "", args)) or next(
-        (d for d in ("煤矿", "非煤矿山", "危化品", "工贸", "烟花爆竹") if d in args), None)
+    domain = domain_in(args)
     q = select(Hazard).where(Hazard.status == "open").order_by(col(Hazard.deadline).is_(None), col(Hazard.deadline),
                                                               col(Hazard.id))
     if domain:

@@ -86,9 +86,7 @@ async def report(
     else:
         late = event.received_at > report_deadline(parsed_report.date, cfg, calendar)
     stored = await store_report(session, parsed_report, unit=unit, posted_by=person.id, posted_at=event.received_at,
-                                raw_id=raw_id, late=late, source=source, round_no=round_no)
-    stored.report.problems = parsed.problems
-    session.add(stored.report)
+                                raw_id=raw_id, late=late, source=source, problems=parsed.problems, round_no=round_no)
     outbox.reply(event, reply_text(stored, parsed, late))
     return "report_corrected" if stored.corrected else "report"
 
@@ -101,7 +99,7 @@ def reply_text(stored: Ingested, parsed: ParseResult, late: bool) -> str:
     hazards = r.hazards if r.hazards is not None else stored.hazards
     rectified = r.rectified if r.rectified is not None else stored.rectified
     verb = "已更正" if stored.corrected else "已登记"
-    if r.round > 1 or stored.report.round != 1:
+    if r.round != 1:
         day += f"第{r.round}轮"
     line = f"{verb} {where} {day}：检查企业{enterprises}家，隐患{hazards}处（已整改{rectified}处）。"
     if late:

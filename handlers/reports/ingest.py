@@ -35,10 +35,8 @@ def resolve_unit(parsed: Report, person: Person | None, directory: Directory) ->
     return directory.unit_of(person)
 
 
-def report_deadline(day: date, cfg: Config, calendar: WorkCalendar, round_deadline: datetime | None = None) -> datetime:
+def report_deadline(day: date, cfg: Config, calendar: WorkCalendar) -> datetime:
     """A day's report is due at the deadline on the next workday after it."""
-    if round_deadline is not None:
-        return round_deadline
     due = day + timedelta(days=1)
     while not calendar.is_workday(due):
         due += timedelta(days=1)
@@ -55,6 +53,7 @@ async def store_report(
     raw_id: int | None,
     late: bool,
     source: str,
+    problems: list[str],
     round_no: int = 1,
 ) -> Ingested:
     region = unit.region if unit else parsed.region
@@ -80,7 +79,7 @@ async def store_report(
         source=source,
         late=late,
         corrected=bool(previous),
-        problems=[],
+        problems=problems,
         **{k: parsed.totals.get(k) for k in ("teams", "inspectors", "enterprises", "hazards", "rectified")},
     )
     session.add(report)

@@ -10,7 +10,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import Person
 from bot.directory import Directory
-from bot.events import Mention
 from bot.outbox import Outbox
 from handlers.warnings.policy import policy, schedule
 from handlers.warnings.targets import Reach, reach, resolve_regions
@@ -124,7 +123,3 @@ async def activate(app: Any, session: AsyncSession, outbox: Outbox, w: Warning, 
     session.add(w)
     return len(obligations)
 
-
-def mention_of(person: Person, transport: str) -> Mention | None:
-    tid = person.ids.get(transport)
-    return Mention(tid, person.name) if tid else None

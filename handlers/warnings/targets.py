@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bot.config import Group, Person
+from bot.config import Person
 from bot.directory import Directory
 from bot.regions import RegionTree
 
@@ -66,6 +66,3 @@ def reach(directory: Directory, regions: list[str], titles: list[str]) -> Reach:
             out.backups.append(b)
     return out
 
-
-def group_of(directory: Directory, region: str) -> Group | None:
-    return directory.region_group(region)

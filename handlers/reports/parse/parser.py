@@ -17,7 +17,6 @@ from handlers.reports.parse.fields import CORE, core_kinds, find_fields
 from handlers.reports.parse.model import ParseResult, Record, Report
 from handlers.reports.parse.names import split_names
 from handlers.reports.parse.records import (
-    ENTERPRISE_END,
     labelled_records,
     list_items,
     narrative_records,
@@ -200,6 +199,3 @@ def _summary_rectification(header: str) -> str | None:
     rest = m.group("rest").strip(" ，,")
     return rest if re.match(r"(?:已|当场|现场|均|全部|立即|责令|限期)", rest) else None
 
-
-def is_enterprise_name(name: str) -> bool:
-    return bool(ENTERPRISE_END.search(name))

@@ -120,7 +120,7 @@ def _lead_name(item: str) -> str | None:
         return None
     name = m.group(1).strip()
     full = item[: m.end()].strip()
-    if find_fields(full + "：x") and any(f.start == 0 for f in find_fields(full + "：x")):
+    if any(f.start == 0 for f in find_fields(full + "：x")):
         return None  # a label such as 检查单位, not a name
     return full if ENTERPRISE_END.search(name) else None
 
