@@ -168,7 +168,7 @@ async def test_private_one_and_measures_are_recorded(h: Harness) -> None:
     assert st["hd-yb"] == "responded" and st["ps-yb"] == "responded"
     await h.say("chuzhang", "liwd", "@应急助手 叫应情况")
     status = h.expect_sent("叫应#1 红色暴雨预警（发出")
-    assert "已回应 2/11" in status.text and "已转移群众36人" in status.text
+    assert "点名11人，已回应2人" in status.text and "已转移群众36人" in status.text
     await h.say("chuzhang", "liwd", f"@应急助手 解除 {wid}")
     assert "落实措施：" in h.expect_sent("【总结】").text
     await h.say("chuzhang", "liwd", f"@应急助手 叫应记录 {wid}")

@@ -94,13 +94,15 @@ async def acknowledge(event: InboundMessage, session: AsyncSession, outbox: Outb
     channel = "group" if event.is_group else "private"
     first = obligation.state in OPEN
     others = "、".join(f"#{w.id}" for o, w in pending if w.id != warning.id and o.state in OPEN)
+    late = obligation.state == "unwoken"  # already on a 未叫醒名单: recorded, and marked late
     if first:
         obligation.state = "acked"
         obligation.acked_at = now
         obligation.ack_channel = channel
         obligation.ack_text = ack_text[:500]
         session.add(CallRecord(warning_id=warning.id, obligation_id=obligation.id, person_id=obligation.person_id,  # type: ignore[arg-type]
-                               at=now, direction="in", channel="ack", text=ack_text[:500]))
+                               at=now, direction="in", channel="ack",
+                               text=("（超时回应，已列入未叫醒名单）" if late else "") + ack_text[:500]))
     if measures:
         obligation.state = "responded"
         obligation.responded_at = now

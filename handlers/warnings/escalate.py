@@ -17,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.outbox import Outbox
 from handlers.warnings.policy import next_obligation_step
+from handlers.warnings.state import SILENT_STORED, declare_unwoken
 from handlers.warnings.summary import close_warning, rolling_lines
 from models.db import transaction
 from models.warnings import CallRecord, EscalationStep, Obligation, Warning
@@ -137,10 +138,11 @@ async def _obligation(b: Batch, step: EscalationStep) -> Obligation | None:
         o = await b.session.get(Obligation, step.obligation_id)
         if o is not None:
             b.obligations[step.obligation_id] = o
-    if o is None or not o.open:
+    if o is None or o.state not in SILENT_STORED:
         step.status = "cancelled"  # answered in time: nothing to do
         return None
-    o.state = "escalated"
+    if o.state == "sent":  # 未叫醒 stays 未叫醒 while the chase goes on
+        o.state = "escalated"
     o.escalations += 1
     b.session.add(o)
     return o
@@ -222,7 +224,10 @@ async def backup(b: Batch, w: Warning, step: EscalationStep) -> None:
 async def notify_superior(b: Batch, w: Warning, step: EscalationStep) -> None:
     """The 未叫醒 list to each silent person's superior, and the whole list to the duty officer."""
     app, session, outbox, now = b.app, b.session, b.outbox, b.now
-    silent = await silent_obligations(session, w.id)
+    # the people this list names are 未叫醒 from now on, in every other output too (AB backups were
+    # only just called: they are judged at the end)
+    silent = declare_unwoken([o for o in await silent_obligations(session, w.id) if o.backup_of is None], now)
+    session.add_all(silent)
     if not silent:
         return
     by_superior: dict[str, list[Obligation]] = defaultdict(list)
@@ -236,7 +241,7 @@ async def notify_superior(b: Batch, w: Warning, step: EscalationStep) -> None:
             text = f"【未叫醒】{w.title}已过{_minutes(w, now)}分钟，您分管的以下同志未回应：{_names(app, obs)}。请督促。"
             outbox.to_person(sup, text, reason="unwoken", correlation_id=f"warning:{w.id}")
             _record(session, w, None, sup.id, "private", text, now)
-    text = f"【未叫醒名单】{w.title}已过{_minutes(w, now)}分钟，{len(silent)}人未回应：{_names(app, silent)}"
+    text = f"【未叫醒名单】{w.title}已过{_minutes(w, now)}分钟，未叫醒{len(silent)}人：{_names(app, silent)}"
     for officer in duty_officers(app, w):
         outbox.to_person(officer, text, reason="unwoken", correlation_id=f"warning:{w.id}")
 
@@ -252,7 +257,7 @@ async def rolling(b: Batch, w: Warning, step: EscalationStep) -> None:
             last[gid] = line
     w.meta = {**w.meta, "rolling": last}
     session.add(w)
-    if await silent_obligations(session, w.id, include_unwoken=True):
+    if await silent_obligations(session, w.id):
         session.add(EscalationStep(warning_id=w.id, action="rolling", seq=step.seq + 1,
                                    due_at=now + timedelta(seconds=app.cfg.warnings.summary_every_s)))
 
@@ -260,12 +265,10 @@ async def rolling(b: Batch, w: Warning, step: EscalationStep) -> None:
 async def finalize(b: Batch, w: Warning, step: EscalationStep) -> None:
     """After the last step: whoever is still silent is 未叫醒."""
     app, session, outbox = b.app, b.session, b.outbox
-    silent = await silent_obligations(session, w.id)
-    for o in silent:
-        o.state = "unwoken"
-        session.add(o)
+    silent = declare_unwoken(await silent_obligations(session, w.id), b.now)
+    session.add_all(silent)
     if silent:
-        text = f"【未叫醒】{w.title}催叫结束，{len(silent)}人仍未回应：{_names(app, silent)}"
+        text = f"【未叫醒】{w.title}催叫结束，{len(silent)}人仍未回应（未叫醒）：{_names(app, silent)}"
         for officer in duty_officers(app, w):
             outbox.to_person(officer, text, reason="unwoken", correlation_id=f"warning:{w.id}")
 
@@ -278,8 +281,9 @@ ACTIONS = {"remention": remention, "private": private, "call": call, "sms": sms,
            "notify_superior": notify_superior, "rolling": rolling, "finalize": finalize, "expire": expire}
 
 
-async def silent_obligations(session: AsyncSession, warning_id: int | None, include_unwoken: bool = False) -> list[Obligation]:
-    states = ["sent", "escalated", *(["unwoken"] if include_unwoken else [])]
+async def silent_obligations(session: AsyncSession, warning_id: int | None) -> list[Obligation]:
+    """Everyone who has not answered (待回应, 催叫中 or 未叫醒)."""
+    states = SILENT_STORED
     return list((await session.exec(select(Obligation).where(Obligation.warning_id == warning_id,
                                                              col(Obligation.state).in_(states))
                                     .order_by(col(Obligation.id)))).all())
