@@ -104,3 +104,121 @@ async def test_3_rates_round_half_up(h: Harness) -> None:
     await h.say("chuzhang", "liwd", f"@应急助手 解除 {wid}")
     summary = h.expect_sent("【总结】", chat="chuzhang").text
     assert "· 吉林市：回应率67%（2/3），5分钟内2人（67%）" in summary and "回应率18%（2/11）" in summary
+
+
+def _letter_text(path: str) -> str:
+    from docx import Document
+
+    return "\n".join(p.text for p in Document(path).paragraphs)
+
+
+async def test_4_and_5_letters_have_their_own_series_and_match_their_subject(h: Harness) -> None:
+    from datetime import date, datetime
+
+    from bot.clock import TZ
+    from tests.daily_helpers import simple_report
+
+    await h.say("g-sp", "ls-bs", simple_report("梨树县应急管理局", date(2026, 3, 12), enterprise="梨树县宏达木业有限公司",
+                                              hazard="除尘系统未设置泄爆装置，粉尘涉爆"))
+    await h.say("g-sp", "ls-bs", simple_report("梨树县应急管理局", date(2026, 3, 13)))  # a 危化品 hazard, newer
+    await issue(h)
+    await issue(h, "@应急助手 叫应 橙色 大风预警 范围：四平市 内容：大风 时限10分钟")  # two 叫应 use ids 1 and 2
+    await h.dm("liuql", "提示函 梨树县 危化品隐患整改不到位")
+    h.expect_sent("提示函第1号已发梨树县（1项）", chat="dm:liuql")
+    text = _letter_text(h.expect_sent("【橙色提示函】", chat="g-sp").attachment)
+    assert "第1号" in text and "1. 示范化工有限公司：储罐区可燃气体报警器未检定" in text
+    assert "粉尘" not in text and "2. " not in text
+    await h.dm("liuql", "提示函 梨树县 隐患整改不到位")  # no domain: every open hazard, oldest first, then 叫应
+    h.expect_sent("提示函第2号已发梨树县（", chat="dm:liuql")
+    text = _letter_text(h.expect_sent("【橙色提示函】", chat="g-sp").attachment)
+    assert text.index("1. 梨树县宏达木业有限公司：除尘系统") < text.index("2. 示范化工有限公司") < text.index("未回应")
+    await h.dm("liuql", "提示函 梨树县 烟花爆竹安全管理不到位")
+    h.expect_sent("提示函第3号已发梨树县（梨树县暂无烟花爆竹领域未整改隐患）", chat="dm:liuql")
+    text = _letter_text(h.expect_sent("【橙色提示函】", chat="g-sp").attachment)
+    assert "梨树县暂无烟花爆竹领域未整改隐患。" in text and "1. " not in text
+    h.clock.set(datetime(2027, 1, 5, 9, 0, tzinfo=TZ))
+    await h.dm("liuql", "提示函 梨树县 危化品隐患整改不到位")
+    h.expect_sent("提示函第1号已发梨树县", chat="dm:liuql")  # a new year, a new series
+
+
+async def test_6_a_unit_is_in_one_missing_list_only(h: Harness) -> None:
+    from datetime import date
+
+    from tests.daily_helpers import post_all
+
+    await post_all(h, date(2026, 3, 13), skip={"sheng", "ls-yjj"})
+    await h.say("chuzhang", "liuql", "@应急助手 日报表 3月13日")
+    msg = h.expect_sent("【3月13日日报表】")
+    assert msg.text.count("省应急厅，") + msg.text.count("省应急厅；") + msg.text.count("省应急厅\n") <= 1
+    lines = msg.text.splitlines()
+    prov = next(line for line in lines if line.startswith("附表1"))
+    local = next(line for line in lines if line.startswith("市县未报送"))
+    assert "未报送：省应急厅" in prov and local == "市县未报送（1个）：梨树县应急管理局"
+    sheet = load_workbook(msg.attachment)["汇总"]
+    cells = [str(c) for row in sheet.iter_rows(values_only=True) for c in row if c]
+    assert sum(c.count("省应急厅") for c in cells if "未报送" not in c) == 1  # once, in the one list
+
+
+async def test_7_today_missing_names_its_round_and_what_is_in(h: Harness) -> None:
+    from datetime import date
+
+    from bot.clock import local
+    from tests.daily_helpers import post_all, simple_report
+
+    n = await post_all(h, date(2026, 3, 13), skip={"ls-yjj", "tdq-yjj"})  # on Monday morning
+    h.clock.set(local(date(2026, 3, 16), 11, 50))
+    await h.say("g-sp", "ls-bs", simple_report("梨树县应急管理局", date(2026, 3, 16)))  # today's own inspections
+    h.clock.set(local(date(2026, 3, 16), 12, 0))
+    await h.say("chuzhang", "liuql", "@应急助手 今日未报")
+    text = h.expect_sent("本轮催报").text
+    assert "本轮催报：3月13日检查情况日报（3月16日15:00截止）。" in text
+    assert "未报2个：梨树县应急管理局、铁东区应急管理局" in text
+    assert f"今日已收到日报{n + 1}份，计入本轮{n}份；梨树县应急管理局报的是3月16日检查情况，不计入本轮。" in text
+
+
+async def test_9_stats_with_no_reports_say_nothing_was_reported(h: Harness) -> None:
+    await h.say("chuzhang", "liuql", "@应急助手 统计 上周")
+    text = h.expect_sent("全省上周（3月9日—3月15日）：").text
+    assert "没有收到任何日报" in text and "未发现问题隐患" not in text.replace("不代表未发现问题隐患", "")
+
+
+async def _help(h: Harness, person: str, args: str = " 全部") -> str:
+    await h.dm(person, "帮助" + args)
+    return h.expect_sent("可用：", chat=f"dm:{person}").text
+
+
+async def test_8_help_is_the_command_table_filtered_by_role(h: Harness) -> None:
+    import re
+
+    from bot.dispatch.filters import Command
+
+    duty, head, admin, reporter = [await _help(h, p) for p in ("liwd", "liuql", "shenlx", "ls-bs")]
+    for word in ("叫应 级别", "解除 编号", "叫应记录", "提级管理", "提示函", "叫应情况"):
+        assert word in duty, word
+    assert "绑定" not in duty and "点评" not in duty and "报日报" not in duty
+    for word in ("提示函", "点评 领域", "发布点评", "销号"):
+        assert word in head, word
+    assert "叫应 级别" not in head and "叫应记录" not in head and "绑定" not in head
+    for word in ("绑定本群", "绑定 @张三", "提级管理", "叫应记录", "提示函", "解除 编号", "点评 领域"):
+        assert word in admin, word
+    assert "报日报" in reporter and "销号" in reporter and "叫应 级别" not in reporter and "提示函" not in reporter
+    assert "李卫东（值班员）" in duty and "沈立新（管理员、值班员）" in admin
+    for text in (duty, head, admin, reporter):
+        assert not re.search(r"admin|duty_officer|division_head|reporter|responsible", text)
+    # every row of the table is in the help of someone allowed to use it, and nowhere else
+    assert h.app.dispatcher is not None
+    for router in h.app.dispatcher.routers:
+        for spec in router.handlers:
+            for f in spec.filters:
+                if isinstance(f, Command) and f.usage:
+                    for pid, text in (("liwd", duty), ("liuql", head), ("shenlx", admin), ("ls-bs", reporter)):
+                        assert (f.usage in text) == f.allows(h.app.directory.people[pid]), (f.usage, pid)
+    short = await _help(h, "shenlx", "")
+    assert len(short.splitlines()) <= 10
+    for word in ("提示函", "点评", "绑定", "提级管理", "解除", "叫应记录"):
+        assert word in short, word
+    assert "· 叫应：回应叫应、叫应情况、叫应记录、叫应、解除、提示函" not in short  # admins answer nothing
+    assert "叫应：叫应情况、叫应记录、叫应、解除、提示函" in short
+    assert "回应叫应" in await _help(h, "jh-yb", "")
+    await h.say("g-jl", "jl-bs", "@应急助手 叫应记录 1")
+    h.expect_sent("叫应记录只有值班员和管理员可以调取")
