@@ -222,3 +222,101 @@ async def test_8_help_is_the_command_table_filtered_by_role(h: Harness) -> None:
     assert "回应叫应" in await _help(h, "jh-yb", "")
     await h.say("g-jl", "jl-bs", "@应急助手 叫应记录 1")
     h.expect_sent("叫应记录只有值班员和管理员可以调取")
+
+
+async def _silent_two(h: Harness) -> int:
+    wid = await issue(h)
+    for pid in JILIN:
+        if pid not in SILENT:
+            await h.say("g-jl", pid, "收到")
+    h.new()
+    return wid
+
+
+async def _records(h: Harness, person: str, channel: str) -> list:
+    from models.warnings import CallRecord
+
+    async with h.app.sessions() as s:
+        return list((await s.exec(select(CallRecord).where(CallRecord.person_id == person,
+                                                           CallRecord.channel == channel))).all())
+
+
+async def test_2_one_call_per_number_carries_every_reason(h: Harness) -> None:
+    await _silent_two(h)
+    await h.tick(minutes=5, seconds=1)  # +5: jh-bb is due a call as a silent named person and as jh-yb's B角
+    calls = h.app.data["call_provider"].calls
+    assert sorted(c.to for c in calls) == ["13900000067", "13900000068"]  # each number once
+    voice = await _records(h, "jh-bb", "voice")
+    assert len(voice) == 1 and voice[0].phone == "13900000068"
+    assert "本人未回应" in voice[0].text and "汪俊峰（A角）未回应，您是其B角" in voice[0].text
+    await h.say("chuzhang", "liwd", "@应急助手 叫应记录 1")
+    sheet = load_workbook(h.expect_sent("全部呼叫与应答记录见附件").attachment)["叫应记录"]
+    phone_rows = [r for r in sheet.iter_rows(min_row=3, values_only=True) if r[4] == "电话" and r[1] == "田秀英"]
+    assert len(phone_rows) == 1
+
+
+async def test_2_call_budget_falls_back_to_sms_and_says_why(h: Harness) -> None:
+    h.app.cfg.warnings.call_budget.per_hour = 2
+    await _silent_two(h)
+    for _ in range(3):  # the calls of +5, +10 and +15
+        await h.tick(minutes=5, seconds=1)
+    placed = [c for c in h.app.data["call_provider"].calls if c.to == "13900000067"]
+    assert [c.kind for c in placed] == ["voice", "voice", "sms"]
+    sms = await _records(h, "jh-yb", "sms")
+    assert len(sms) == 1 and sms[0].text.startswith("电话呼叫已达上限（每小时最多2次），改发短信：")
+
+
+async def test_2_a_number_called_a_minute_ago_is_not_called_again(h: Harness) -> None:
+    second = ORDER_WIND = "@应急助手 叫应 红色 大风预警 范围：蛟河市 内容：大风 时限5分钟"
+    await _silent_two(h)
+    await h.tick(seconds=30)
+    second = await issue(h, ORDER_WIND)
+    h.new()
+    await h.tick(minutes=4, seconds=31)  # +5 of the first warning
+    n = len(h.app.data["call_provider"].calls)
+    await h.tick(seconds=30)  # +5 of the second, 30 s later: same numbers
+    assert len(h.app.data["call_provider"].calls) == n
+    joined = [r for r in await _records(h, "jh-yb", "voice_joined") if r.warning_id == second]
+    assert len(joined) == 1 and "未重复拨打" in joined[0].text
+
+
+async def test_2_ack_cancels_pending_steps_at_once(h: Harness) -> None:
+    from models.warnings import EscalationStep, Obligation
+
+    wid = await _silent_two(h)
+    await h.say("g-jl", "jh-yb", "收到")
+    async with h.app.sessions() as s:
+        o = (await s.exec(select(Obligation).where(Obligation.warning_id == wid, Obligation.person_id == "jh-yb"))).one()
+        steps = (await s.exec(select(EscalationStep).where(EscalationStep.obligation_id == o.id))).all()
+    assert steps and {st.status for st in steps} == {"cancelled"}
+
+
+async def test_2_no_step_runs_after_close_or_ack_even_if_read_before(h: Harness) -> None:
+    from handlers.warnings.escalate import due_steps, run_batch
+
+    wid = await _silent_two(h)
+    h.clock.advance(minutes=5, seconds=1)
+    due = await due_steps(h.app, h.clock.now())  # a process read these, then paused
+    assert due
+    await h.say("g-jl", "jh-bb", "收到")  # jh-bb answers meanwhile
+    await run_batch(h.app, due[:3], h.clock.now())
+    await h.drain()
+    assert "13900000068" not in {c.to for c in h.app.data["call_provider"].calls}
+    due = await due_steps(h.app, h.clock.now())
+    await h.say("chuzhang", "liwd", f"@应急助手 解除 {wid}")
+    h.new()
+    calls = len(h.app.data["call_provider"].calls)
+    assert await run_batch(h.app, due, h.clock.now()) == 0  # 解除 voided them
+    # a warning that ended while its steps stayed claimable (expired, or a step claimed by a paused process):
+    # the step is claimed, finds the warning over in the transaction that acts, and does nothing
+    third = await _silent_two(h)
+    h.clock.advance(minutes=5, seconds=1)
+    due = await due_steps(h.app, h.clock.now())
+    async with h.app.sessions() as s:
+        w = await s.get(Warning, third)
+        w.status = "closed"
+        s.add(w)
+        await s.commit()
+    assert await run_batch(h.app, due, h.clock.now()) > 0
+    await h.drain()
+    assert h.new() == [] and len(h.app.data["call_provider"].calls) == calls

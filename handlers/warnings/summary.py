@@ -139,6 +139,7 @@ async def close_warning(app: Any, session: AsyncSession, outbox: Outbox, w: Warn
     w.closed_at = now
     w.closed_by = closed_by
     session.add(w)
+    await session.flush()  # the warning row first: an escalation batch locks it before its steps (no deadlock)
     await session.exec(update(EscalationStep).where(col(EscalationStep.warning_id) == w.id,
                                                     col(EscalationStep.status) == "pending").values(status="cancelled"))
     text = await summary_text(app, session, w) + "\n" + await evaluation_text(app, session, w)
@@ -162,7 +163,8 @@ async def export_records(session: AsyncSession, app: Any, w: Warning, path: Path
     ws.title = "叫应记录"
     ws.append([f"{w.title} 叫应记录（{w.issued_at:%Y-%m-%d %H:%M}）"])
     ws.append(["时间", "人员", "单位", "方向", "渠道", "内容"])
-    channel = {"group": "群内@", "private": "私信", "voice": "电话", "sms": "短信", "ack": "回应", "response": "措施"}
+    channel = {"group": "群内@", "private": "私信", "voice": "电话", "voice_joined": "电话（已合并）", "sms": "短信",
+               "ack": "回应", "response": "措施"}
     for r in records:
         p = app.directory.people.get(r.person_id or "")
         ws.append([r.at.strftime("%Y-%m-%d %H:%M:%S"), p.name if p else r.person_id,
