@@ -1,7 +1,7 @@
 """one truth: 未叫醒 time, the 提示函 series, the number a call went to
 
 Revision ID: c11a0d3e5f21
-Revises: 904b4f608bc8
+Revises: 64becca3588f
 Create Date: 2026-11-23 06:20:00
 """
 from alembic import op
@@ -10,7 +10,7 @@ import models.types
 
 
 revision = 'c11a0d3e5f21'
-down_revision = '904b4f608bc8'
+down_revision = '64becca3588f'
 branch_labels = None
 depends_on = None
 
