@@ -51,6 +51,9 @@ async def test_1_unwoken_is_the_same_in_all_five_outputs(h: Harness) -> None:
     assert before["status_line"]["line"] == "点名11人，已回应9人，未叫醒2人"
     for what in ("status", "excel", "board"):
         assert before[what] == {p: "未叫醒" for p in SILENT}, what
+    await h.tick(minutes=6)
+    await h.tick(minutes=6)  # the chase ends (+16): the closing list counts the same people
+    assert "催叫结束，未叫醒2人：" in h.expect_sent("【未叫醒】叫应#1", chat="dm:liwd").text
     await h.say("chuzhang", "liwd", f"@应急助手 解除 {wid}")
     summary = h.expect_sent("【总结】", chat="chuzhang").text
     assert "点名11人，已回应9人，未叫醒2人" in summary and all(n in summary for n in names)

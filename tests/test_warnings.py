@@ -85,7 +85,7 @@ async def test_silence_escalates_to_unwoken(h: Harness) -> None:
     await h.tick(minutes=6)  # +16: the third round (+15), then finalize
     st = await states(h, wid)
     assert st["jh-yb"] == "unwoken" and st["jh-bb"] == "unwoken" and st["jl-yb"] == "acked"
-    h.expect_sent("催叫结束，2人仍未回应", chat="dm:liwd")
+    h.expect_sent("催叫结束，未叫醒2人：", chat="dm:liwd")
     async with h.app.sessions() as s:
         recs = (await s.exec(select(CallRecord).where(CallRecord.person_id == "jh-yb"))).all()
     channels = [r.channel for r in recs]

@@ -293,8 +293,12 @@ async def finalize(b: Batch, w: Warning, step: EscalationStep) -> None:
     app, session, outbox = b.app, b.session, b.outbox
     silent = declare_unwoken(await silent_obligations(session, w.id), b.now)
     session.add_all(silent)
-    if silent:
-        text = f"【未叫醒】{w.title}催叫结束，{len(silent)}人仍未回应（未叫醒）：{_names(app, silent)}"
+    named = [o for o in silent if o.backup_of is None]
+    backups = [o for o in silent if o.backup_of is not None]
+    if silent:  # counted as the 总结 counts them: named people, and AB backups apart
+        text = f"【未叫醒】{w.title}催叫结束，未叫醒{len(named)}人" + (f"：{_names(app, named)}" if named else "")
+        if backups:
+            text += f"；AB角未叫醒{len(backups)}人：{_names(app, backups)}"
         for officer in duty_officers(app, w):
             outbox.to_person(officer, text, reason="unwoken", correlation_id=f"warning:{w.id}")
 
