@@ -23,8 +23,10 @@ from bot.outbox import Outbox
 from models.core import Binding, KeyValue
 from models.db import transaction
 
-router = Router(__name__)
+router = Router(__name__, "绑定")
 PENDING_TTL = timedelta(minutes=10)
+ADMIN = ("admin",)
+BIND = Command("绑定", usage="绑定 @张三 单位 角色：把微信号绑定到配置中的人", roles=ADMIN)
 
 
 async def load_bindings(app: Any) -> None:
@@ -52,7 +54,7 @@ def find_group(directory: Directory, args: str) -> Group | None:
 
 
 def _is_admin(person: Person | None) -> bool:
-    return person is not None and "admin" in person.roles
+    return BIND.allows(person)
 
 
 def room_name(app: Any, transport: str, tid: str) -> str | None:
@@ -97,7 +99,7 @@ async def _bind(session: AsyncSession, app: Any, event: InboundMessage, person: 
     return None
 
 
-@router.message(Command("绑定本群"))
+@router.message(Command("绑定本群", usage="绑定本群 区域 吉林市 / 省安委办 / 处长：把本群绑定到配置", roles=ADMIN))
 async def bind_room(event: InboundMessage, args: str, person: Person | None, directory: Directory, session: AsyncSession,
                     outbox: Outbox, app: Any) -> str:
     if not _is_admin(person):
@@ -175,7 +177,7 @@ async def cancel_bind(event: InboundMessage, person: Person | None, session: Asy
     return "bind_cancelled"
 
 
-@router.message(Command("绑定"))
+@router.message(BIND)
 async def bind_member(event: InboundMessage, args: str, person: Person | None, directory: Directory,
                       session: AsyncSession, outbox: Outbox, app: Any) -> str:
     if not _is_admin(person):
