@@ -1,6 +1,7 @@
 """Routing from the chat: 绑定本群 names what it would replace and waits for 确认; one store with the console."""
 from __future__ import annotations
 
+import pytest
 from sqlmodel import select
 
 from bot import routing
@@ -93,3 +94,17 @@ async def test_undo_puts_both_rooms_back(h: Harness) -> None:
     async with transaction(h.app.sessions) as s:
         assert await routing.undo_plan(s, d, entry.id) == "这条修改已经撤销过了。"
         assert not (await s.exec(select(routing.RoutingOverride))).all()  # back to the seed: no overrides left
+
+
+async def test_check_config_reports_the_database_edits_too(h: Harness, settings: Settings,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    import asyncio
+
+    from bot.commands import check_config
+
+    await h.say("r-flood", "shenlx", "@应急助手 绑定本群 区域 延边州")
+    await h.say("r-flood", "shenlx", "@应急助手 确认")
+    code = await asyncio.to_thread(check_config, settings.config_path, settings.database_url)
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "数据库：1 项路由修改覆盖配置文件" in out and "覆盖: 群：延边州应急工作群（绑定的聊天号）" in out

@@ -33,7 +33,7 @@ def summary(d: Directory, entry: AuditLog) -> str:
     """The entry in words, from the keys each action records (never raw configuration ids)."""
     x = entry.detail or {}
     if entry.action in (routing.CHANGE, routing.UNDO):
-        return str(x.get("summary", "")) + (f"（撤销第{x['undo_of']}条）" if x.get("undo_of") else "")
+        return str(x.get("summary", ""))
     if "warning" in x:
         return f"叫应第{x['warning']}号" + (f"，点名{x['people']}人" if "people" in x else "") + (
             f"，{x['region']}" if x.get("region") else "")
