@@ -375,3 +375,18 @@ async def test_2_close_while_a_batch_is_paused_mid_run(settings: Settings, clock
     finally:
         await a.stop()
         await b.stop()
+
+
+async def test_2_no_step_of_an_expired_warning_runs_after_downtime(h: Harness) -> None:
+    from handlers.warnings.escalate import escalate_due
+
+    wid = await _silent_two(h)
+    h.clock.advance(hours=25)  # the bot was down for a day: every step of the chase is overdue, so is expiry
+    assert await escalate_due(h.app, h.clock.now()) > 0
+    await h.drain()
+    sent = h.new()
+    assert h.app.data["call_provider"].calls == []
+    assert not [m for m in sent if "【催叫】" in m.text or "请以下同志立即回应" in m.text or "AB角叫应" in m.text]
+    assert any(m.text.startswith(f"【总结】叫应#{wid}") for m in sent)  # it expired, and says how it ended
+    async with h.app.sessions() as s:
+        assert (await s.get(Warning, wid)).status == "closed"

@@ -140,8 +140,8 @@ async def _run(b: Batch, step: EscalationStep, token: str) -> EscalationStep | N
     if late > LATE_LOG_S:
         b.app.log.warning("escalation_step_late", step=step.id, action=step.action, late_s=round(late))
     w = await b.warning(step.warning_id)
-    if w is None or w.status != "active" or step.run_token != token:  # 解除, expired, or not ours: never runs
-        step.status = "cancelled"
+    if w is None or w.status != "active" or step.run_token != token or (_expired(b, w) and step.action != "expire"):
+        step.status = "cancelled"  # 解除, expired (even if its expiry step has not run yet), or not ours
         b.session.add(step)
         return None
     await ACTIONS[step.action](b, w, step)
@@ -157,6 +157,11 @@ async def _run(b: Batch, step: EscalationStep, token: str) -> EscalationStep | N
     b.session.add(nxt)
     await b.session.flush()
     return nxt if nxt.status == "done" else None
+
+
+def _expired(b: Batch, w: Warning) -> bool:
+    """Past its lifetime: after downtime, a chase step due hours ago must not call anyone now."""
+    return b.now >= (w.activated_at or w.issued_at) + timedelta(hours=b.app.cfg.warnings.expire_hours)
 
 
 async def _obligation(b: Batch, step: EscalationStep) -> Obligation | None:
