@@ -88,7 +88,9 @@ async def _fence(session: AsyncSession, ids: list[int]) -> None:
     then steps; 解除 locks the warning first, an ack its obligation first): on PostgreSQL a 解除 or an ack
     committed before this point is seen, one still running waits for us, and nothing deadlocks. A process
     that read these ids and then paused finds the warning 解除 or the person answered, and does nothing.
-    (SQLite has one writer at a time: the transaction itself is the fence.)"""
+    (SQLite has one writer at a time: the transaction itself is the fence, and FOR UPDATE means nothing.)"""
+    if session.bind.dialect.name == "sqlite":
+        return
     keys = (await session.exec(select(EscalationStep.warning_id, EscalationStep.obligation_id)
                                .where(col(EscalationStep.id).in_(ids)))).all()
     wids = sorted({w for w, _ in keys})
