@@ -7,6 +7,8 @@ from bot.app import create_app
 from bot.clock import FakeClock
 from bot.settings import Settings
 from handlers.warnings.escalate import escalate_due
+from handlers.warnings.jobs import issue_pending
+from models.db import transaction
 from models.warnings import CallRecord, EscalationStep, Obligation, Warning
 from tests.conftest import both_backends
 from tests.harness import Harness
@@ -215,13 +217,30 @@ async def test_http_api_with_token_and_dry_run(h: Harness) -> None:
         assert r.status == 200 and data["status"] == "preview" and data["preview"]["groups"] == ["延边州应急工作群"]
         r = await client.post("/api/warnings", json={**body, "dry_run": False}, headers=auth)
         data = await r.json()
-        assert r.status == 201 and data["status"] == "active"
+        assert r.status == 202 and data["status"] == "issuing"
+        await issue_pending(h.app, h.clock.now())  # whether or not the spawned job got there first
+        async with h.app.sessions() as s:
+            assert (await s.get(Warning, data["id"])).status == "active"  # type: ignore[union-attr]
         await h.drain()
         h.expect_sent("【橙色森林火险预警】", chat="g-yb")
         r = await client.post("/api/warnings", json={"level": "紫色", "regions": ["吉林市"]}, headers=auth)
         assert r.status == 400 and "级别" in (await r.json())["error"]
     finally:
         await client.close()
+
+
+async def test_issue_job_left_by_a_crash_is_resumed(h: Harness) -> None:
+    """A warning stored `issuing` whose process died before activating it is sent by the scheduled job."""
+    from handlers.warnings.issue import Order, new_warning
+
+    async with transaction(h.app.sessions) as session:
+        w = new_warning(h.app, Order("橙色", "森林火险预警", ["延边朝鲜族自治州"], "高火险", None), "api", h.clock.now(), None, None)
+        w.status = "issuing"
+        session.add(w)
+    assert await h.app.scheduler.run("issue_pending") > 0  # type: ignore[union-attr]
+    assert await h.app.scheduler.run("issue_pending") == 0  # type: ignore[union-attr]
+    await h.drain()
+    h.expect_sent("【橙色森林火险预警】", chat="g-yb")
 
 
 async def test_quote_reply_names_the_warning(h: Harness) -> None:

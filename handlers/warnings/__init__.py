@@ -7,11 +7,13 @@ from bot.dispatch import Router
 from handlers.warnings import ack, commands, letter
 from handlers.warnings.api import add_routes
 from handlers.warnings.escalate import escalate_due
+from handlers.warnings.jobs import issue_pending
 
 
 def setup(app: Any) -> list[Router]:
     assert app.scheduler is not None
     app.scheduler.every("escalate_due", escalate_due, seconds=5)
+    app.scheduler.every("issue_pending", issue_pending, seconds=5)
     app.data["web_routes"].append(add_routes)
     return [commands.router, letter.router]
 
