@@ -154,6 +154,7 @@ def create_app(
         "chat_locks": ChatLocks(),
         "log": app.log,
         "startup": [],
+        "fast_lanes": [],
         "calendar": WorkCalendar(cfg.schedule.extra_workdays, cfg.schedule.extra_holidays),
         "web_routes": [],
         "call_provider": provider,

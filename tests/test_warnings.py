@@ -248,3 +248,36 @@ async def test_quote_reply_names_the_warning(h: Harness) -> None:
     second = await issue(h, ORDER.replace("暴雨预警", "大风预警"))
     await h.say("g-jl", "hd-yb", f"「应急助手：【红色暴雨预警】叫应#{first} 今夜有大暴雨」\n- - - - - - - - - - - - - - -\n收到")
     assert (await states(h, first))["hd-yb"] == "acked" and (await states(h, second))["hd-yb"] == "sent"
+
+
+@both_backends
+async def test_acks_in_a_burst_commit_together(h: Harness) -> None:
+    """Plain 收到 in a burst take the group-commit lane: each is stored raw, acked, recorded and its pending
+    step cancelled in one transaction per batch; a repeat is a duplicate; a measure takes the normal path."""
+    import asyncio
+
+    from models.core import RawMessage
+
+    wid = await issue(h)
+    batcher = h.app.data["ack_batcher"]
+    await batcher.index.rebuild()  # the index is caught up once a second; a fresh warning may be newer
+    assert batcher.index.has_open("jl-yb") and not batcher.index.has_open("liwd")
+    before = batcher.batches
+    events = [h.event("g-jl", pid, "收到", message_id=f"burst-{pid}") for pid in JILIN[:-1]]
+    outcomes = await asyncio.gather(*(h.app.feed(e) for e in events), h.app.feed(events[0]))
+    assert outcomes.count("ack") == len(JILIN) - 1 and outcomes.count("duplicate") == 1
+    assert batcher.batches - before < len(JILIN) - 1  # they shared transactions
+    got = await states(h, wid)
+    assert all(got[p] == "acked" for p in JILIN[:-1]) and got[JILIN[-1]] == "sent"
+    assert not batcher.index.has_open("jl-yb") and batcher.index.has_open(JILIN[-1])
+    async with h.app.sessions() as s:
+        raws = (await s.exec(select(RawMessage).where(col(RawMessage.message_id).like("burst-%")))).all()
+        assert len(raws) == len(JILIN) - 1 and {r.outcome for r in raws} == {"ack"}
+        steps = (await s.exec(select(EscalationStep).join(Obligation, col(Obligation.id) == col(EscalationStep.obligation_id))
+                              .where(Obligation.person_id == "jl-yb"))).all()
+        assert steps and {x.status for x in steps} == {"cancelled"}
+        records = (await s.exec(select(CallRecord).where(CallRecord.person_id == "jl-yb", CallRecord.channel == "ack"))).all()
+        assert len(records) == 1
+    assert await h.say("g-jl", JILIN[-1], "已转移群众36人") == "ack"  # a measure: the normal handler
+    assert (await states(h, wid))[JILIN[-1]] == "responded"
+    assert await h.dm("jl-yb", "收到") != "ack"  # nothing open any more

@@ -142,4 +142,6 @@ async def activate(app: Any, session: AsyncSession, outbox: Outbox, w: Warning, 
     w.activated_at = now
     w.groups = list(groups)
     session.add(w)
+    if "ack_batcher" in app.data:
+        app.data["ack_batcher"].index.watch(session)
     return len(people)
