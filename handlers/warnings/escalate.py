@@ -6,16 +6,18 @@ claimed and run in batches so that 20,000 silent people cost a few transactions,
 from __future__ import annotations
 
 import heapq
+import itertools
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlmodel import col, select, update
+from sqlmodel import col, func, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.outbox import Outbox
+from handlers.warnings.bulksteps import BULK_ACTIONS, run_bulk
 from handlers.warnings.policy import next_obligation_step
 from handlers.warnings.summary import close_warning, rolling_lines
 from models.db import transaction
@@ -63,54 +65,75 @@ async def escalate_due(app: Any, now: datetime, batch: int = 500, rounds: int = 
     """Run every step due by `now` (and the next steps those make due); returns how many ran."""
     ran = 0
     for _ in range(rounds):
-        async with app.sessions() as session:
-            due = (await session.exec(
-                select(EscalationStep.id).where(EscalationStep.status == "pending", col(EscalationStep.due_at) <= now)
-                .order_by(col(EscalationStep.due_at), col(EscalationStep.id)).limit(batch)
-            )).all()
-        if not due:
+        n = await run_batch(app, now, batch)
+        ran += n
+        if n == 0:
             break
-        ran += await run_batch(app, list(due), now)
     if ran:
         app.outbox_sender.wake()
     return ran
 
 
-async def run_batch(app: Any, ids: list[int], now: datetime) -> int:
-    """Claim the steps (pending → done) and do their work in one transaction: each runs exactly once, with
-    two bot processes or after a crash. Due order holds: a chain catching up after downtime runs its next
-    steps ahead of later warning-level steps."""
+async def next_due(app: Any) -> datetime | None:
+    """When the earliest pending step is due: the timer sleeps until then."""
+    async with app.sessions() as session:
+        return (await session.exec(select(func.min(EscalationStep.due_at)).where(EscalationStep.status == "pending"))).one()
+
+
+async def run_batch(app: Any, now: datetime, limit: int) -> int:
+    """Claim up to `limit` due steps (pending → done, SKIP LOCKED on PostgreSQL) and do their work in the same
+    transaction: each runs exactly once, with two bot processes or after a crash. Due order holds: a chain
+    catching up after downtime runs its next steps ahead of later warning-level steps."""
     token = uuid.uuid4().hex[:16]
     async with transaction(app.sessions) as session:
+        due = (select(EscalationStep.id).where(EscalationStep.status == "pending", col(EscalationStep.due_at) <= now)
+               .order_by(col(EscalationStep.due_at), col(EscalationStep.id)).limit(limit)
+               .with_for_update(skip_locked=True))
         claimed = (await session.exec(
-            update(EscalationStep).where(col(EscalationStep.id).in_(ids), col(EscalationStep.status) == "pending")
+            update(EscalationStep).where(col(EscalationStep.id).in_(due.scalar_subquery()))
             .values(status="done", run_token=token, executed_at=now).returning(EscalationStep.id)
         )).scalars().all()
         if not claimed:
-            return 0  # another process (or an earlier run) took them
-        steps = (await session.exec(select(EscalationStep).where(col(EscalationStep.id).in_(claimed)))).all()
-        b = Batch(app, session, Outbox(session, app.data), now)
-        ob_ids = [s.obligation_id for s in steps if s.obligation_id is not None]
-        for o in (await session.exec(select(Obligation).where(col(Obligation.id).in_(ob_ids)))).all():
-            b.obligations[o.id] = o  # type: ignore[index]
-        heap = [(s.due_at, s.id, s) for s in steps]
-        heapq.heapify(heap)
-        ran = 0
-        while heap:
-            _, _, step = heapq.heappop(heap)
-            ran += 1
-            nxt = await _run(b, step, token)
-            if nxt is not None:
-                heapq.heappush(heap, (nxt.due_at, nxt.id, nxt))
-        b.flush_reminders()
+            return 0  # nothing due, or another process holds them
+        table = EscalationStep.__table__  # type: ignore[attr-defined]
+        conn = await session.connection()
+        rows = (await conn.execute(select(table.c.id, table.c.warning_id, table.c.obligation_id, table.c.action,
+                                          table.c.seq, table.c.due_at).where(table.c.id.in_(claimed)))).all()
+        if all(r.obligation_id is not None and r.action in BULK_ACTIONS for r in rows):
+            ran, worst = await run_bulk(app, session, list(rows), now, token)
+        else:
+            ran, worst = await run_steps(app, session, list(claimed), now, token)
+    if worst > LATE_LOG_S:
+        app.log.warning("escalation_steps_late", steps=ran, late_s=round(worst))
+    return ran
+
+
+async def run_steps(app: Any, session: AsyncSession, claimed: list[int], now: datetime, token: str) -> tuple[int, float]:
+    """The general path: each step through its action on ORM objects (warning-level steps, AB backups)."""
+    steps = (await session.exec(select(EscalationStep).where(col(EscalationStep.id).in_(claimed)))).all()
+    b = Batch(app, session, Outbox(session, app.data), now)
+    ob_ids = [s.obligation_id for s in steps if s.obligation_id is not None]
+    for o in (await session.exec(select(Obligation).where(col(Obligation.id).in_(ob_ids)))).all():
+        b.obligations[o.id] = o  # type: ignore[index]
+    order = itertools.count()
+    heap = [(s.due_at, next(order), s) for s in steps]
+    heapq.heapify(heap)
+    ran, worst = 0, 0.0
+    while heap:
+        _, _, step = heapq.heappop(heap)
+        ran += 1
+        worst = max(worst, (now - step.due_at).total_seconds())
+        nxt = await _run(b, step, token)
+        if nxt is not None:
+            heapq.heappush(heap, (nxt.due_at, next(order), nxt))
+    b.flush_reminders()
+    return ran, worst
     return ran
 
 
 async def _run(b: Batch, step: EscalationStep, token: str) -> EscalationStep | None:
     late = (b.now - step.due_at).total_seconds()
     step.late_s = late
-    if late > LATE_LOG_S:
-        b.app.log.warning("escalation_step_late", step=step.id, action=step.action, late_s=round(late))
     w = await b.warning(step.warning_id)
     if w is None or w.status != "active":
         step.status = "cancelled"
@@ -126,8 +149,7 @@ async def _run(b: Batch, step: EscalationStep, token: str) -> EscalationStep | N
         return None
     if nxt.due_at <= b.now:  # already due: it is ours to run in this batch
         nxt.status, nxt.run_token, nxt.executed_at = "done", token, b.now
-    b.session.add(nxt)
-    await b.session.flush()
+    b.session.add(nxt)  # written at the commit, with everything else of the batch
     return nxt if nxt.status == "done" else None
 
 
@@ -252,7 +274,9 @@ async def rolling(b: Batch, w: Warning, step: EscalationStep) -> None:
             last[gid] = line
     w.meta = {**w.meta, "rolling": last}
     session.add(w)
-    if await silent_obligations(session, w.id, include_unwoken=True):
+    anyone_silent = (await session.exec(select(Obligation.id).where(
+        Obligation.warning_id == w.id, col(Obligation.state).in_(["sent", "escalated", "unwoken"])).limit(1))).first()
+    if anyone_silent is not None:
         session.add(EscalationStep(warning_id=w.id, action="rolling", seq=step.seq + 1,
                                    due_at=now + timedelta(seconds=app.cfg.warnings.summary_every_s)))
 
