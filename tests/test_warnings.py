@@ -1,6 +1,8 @@
 """叫应 scenarios on the fake clock: issue with preview, per-person acknowledgement, escalation."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlmodel import col, select
 
 from bot.app import create_app
@@ -281,3 +283,31 @@ async def test_acks_in_a_burst_commit_together(h: Harness) -> None:
     assert await h.say("g-jl", JILIN[-1], "已转移群众36人") == "ack"  # a measure: the normal handler
     assert (await states(h, wid))[JILIN[-1]] == "responded"
     assert await h.dm("jl-yb", "收到") != "ack"  # nothing open any more
+
+
+@both_backends
+async def test_per_person_steps_run_in_bulk(h: Harness) -> None:
+    """A batch of only per-person steps (the 2-minute re-mention of everyone silent) takes the bulk path:
+    one line per group naming them, obligations escalated, records written, the next step scheduled."""
+    wid = await issue(h)
+    start = h.clock.now()
+    for pid in JILIN[:-2]:
+        await h.say("g-jl", pid, "收到")
+    h.clock.set(start + timedelta(seconds=61))
+    await escalate_due(h.app, h.clock.now())  # the rolling line; re-scheduled a minute later
+    h.clock.set(start + timedelta(minutes=2))
+    h.new()
+    assert await escalate_due(h.app, h.clock.now()) == 2
+    await h.drain()
+    remind = [m for m in h.new() if m.chat_id == "g-jl" and "立即回应叫应#1" in m.text]
+    assert len(remind) == 1 and {m.id for m in remind[0].mentions} == {"jh-yb", "jh-bb"}
+    got = await states(h, wid)
+    assert got["jh-yb"] == got["jh-bb"] == "escalated" and got["jl-yb"] == "acked"
+    async with h.app.sessions() as s:
+        steps = (await s.exec(select(EscalationStep).join(Obligation, col(Obligation.id) == col(EscalationStep.obligation_id))
+                              .where(Obligation.person_id == "jh-yb").order_by(col(EscalationStep.seq)))).all()
+        assert [(x.action, x.status) for x in steps] == [("remention", "done"), ("private", "pending")]
+        assert steps[0].late_s == 0 and steps[0].run_token
+        calls = (await s.exec(select(CallRecord).where(CallRecord.person_id == "jh-yb", CallRecord.channel == "group"))).all()
+        assert len(calls) == 2  # the warning itself and the re-mention
+    assert await escalate_due(h.app, h.clock.now()) == 0  # ran once
