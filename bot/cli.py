@@ -1,4 +1,4 @@
-"""`python -m bot run | check-config [PATH] | parse --at T --json FILE | migrate`."""
+"""`python -m bot run | check-config [PATH] | parse --at T --json FILE | migrate | login-link PERSON_ID`."""
 from __future__ import annotations
 
 import argparse
@@ -27,11 +27,15 @@ def main(argv: list[str] | None = None) -> int:
     parse.add_argument("--json", dest="file", required=True, help="消息文本文件，- 为标准输入")
     parse.add_argument("--config", type=Path)
     sub.add_parser("migrate", help="只执行数据库迁移")
+    link = sub.add_parser("login-link", help="为某人生成一次性控制台登录链接和登录码（5分钟内有效）")
+    link.add_argument("person_id")
+    link.add_argument("--config", type=Path)
     args = parser.parse_args(argv)
     if args.cmd == "check-config":
         from bot.commands import check_config
 
-        return check_config(args.path or Settings.from_env(os.environ).config_path)
+        env_settings = Settings.from_env(os.environ)
+        return check_config(args.path or env_settings.config_path, env_settings.database_url)
     if args.cmd == "parse":
         from bot.commands import parse_command
 
@@ -42,6 +46,10 @@ def main(argv: list[str] | None = None) -> int:
         from bot.commands import migrate_only
 
         return asyncio.run(migrate_only(settings))
+    if args.cmd == "login-link":
+        from bot.commands import login_link
+
+        return asyncio.run(login_link(settings, args.person_id))
     from bot.logging import setup_logging
 
     setup_logging(json=settings.log_json)

@@ -144,13 +144,15 @@ class AckBatcher:
         async with transaction(app.sessions) as session:
             conn = await session.connection()
             people = list({it.person.id for it in batch})
-            q = (select(Obligation.id, Obligation.person_id, Obligation.warning_id, Warning.kind, Warning.level,
-                        Warning.type)
+            if conn.dialect.name == "postgresql":  # in id order, as the escalation fence takes them
+                await conn.execute(select(Obligation.id).where(Obligation.person_id.in_(people),
+                                                               Obligation.state.in_(OPEN))
+                                   .order_by(Obligation.id).with_for_update())
+            q = (select(Obligation.id, Obligation.person_id, Obligation.warning_id, Obligation.state, Warning.kind,
+                        Warning.level, Warning.type)
                  .join(Warning, Warning.id == Obligation.warning_id)
                  .where(Obligation.person_id.in_(people), Obligation.state.in_(OPEN), Warning.status == "active")
                  .order_by(Obligation.sent_at.desc(), Obligation.id.desc()))
-            if conn.dialect.name == "postgresql":
-                q = q.with_for_update(of=Obligation)  # an ack in the other process waits, then finds it acked
             open_of: dict[str, list[Any]] = {}
             for row in (await conn.execute(q)).all():
                 open_of.setdefault(row.person_id, []).append(row)
@@ -163,8 +165,11 @@ class AckBatcher:
                 if not pending or it.person.id in taken:
                     results[n] = None  # nothing open (or a second ack in the batch): the normal pipeline
                     continue
-                taken.add(it.person.id)
                 o = pending[0]
+                if o.state == "unwoken":
+                    results[n] = None  # an answer after the 未叫醒名单 is recorded as late: the normal handler
+                    continue
+                taken.add(it.person.id)
                 results[n] = "ack"
                 chosen[n] = o.id
                 now, text = e.received_at, it.text[:500]

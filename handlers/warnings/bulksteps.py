@@ -2,9 +2,9 @@
 batch, not a few ORM objects each. Plain rows in, plain rows out; the obligations' changes, the steps'
 outcomes, the next steps, the call records and the messages are written once per batch.
 
-Only batches made of per-person contact steps come here; a batch with a warning-level step (the 未叫醒
-list, rolling lines, 总结) or an AB backup goes through `escalate.run_steps`, whose actions read the
-obligations through the ORM."""
+Only batches made of re-mentions and private reminders come here; a batch with a warning-level step (the
+未叫醒 list, rolling lines, 总结), a call or an AB backup goes through `escalate.run_steps`, whose actions
+read the obligations through the ORM."""
 from __future__ import annotations
 
 import heapq
@@ -17,9 +17,10 @@ from sqlalchemy import bindparam, insert, select, update
 
 from bot.outbox import Outbox
 from handlers.warnings.policy import OBLIGATION_ACTIONS, plan
+from handlers.warnings.state import SILENT_STORED
 from models.warnings import CallRecord, EscalationStep, Obligation, Warning
 
-BULK_ACTIONS = frozenset({"remention", "private", "call", "sms"})
+BULK_ACTIONS = frozenset({"remention", "private"})  # calls go through the per-number budget (calls.py)
 OB = Obligation.__table__  # type: ignore[attr-defined]
 ST = EscalationStep.__table__  # type: ignore[attr-defined]
 
@@ -57,10 +58,12 @@ async def run_bulk(app: Any, session: Any, steps: list[Any], now: datetime, toke
         worst = max(worst, late)
         w, o = warnings.get(wid), obs.get(oid)
         status = "done"
-        if w is None or w.status != "active" or o is None or o["state"] not in ("sent", "escalated"):
+        if w is None or w.status != "active" or o is None or o["state"] not in SILENT_STORED:
             status = "cancelled"  # closed, or answered in time: nothing to do
         else:
-            o["state"], o["escalations"] = "escalated", o["escalations"] + 1
+            if o["state"] == "sent":  # 未叫醒 stays 未叫醒 while the chase goes on
+                o["state"] = "escalated"
+            o["escalations"] += 1
             changed.add(oid)
             p = d.people.get(o["person_id"])
             corr = f"warning:{w.id}"
@@ -72,14 +75,6 @@ async def run_bulk(app: Any, session: Any, steps: list[Any], now: datetime, toke
                 text = f"【催叫】{w.title}，您尚未回应，请立即回复“收到”或数字1。"
                 rows += outbox.person_rows(p, text, reason="escalation", correlation_id=corr)
                 records.append(_record(w, oid, p.id, "private", text, now))
-            elif p is not None:  # call | sms
-                kind = "voice" if action == "call" else "sms"
-                if not p.phone:
-                    records.append(_record(w, oid, p.id, kind, "无电话号码，未能拨打", now))
-                else:
-                    text = f"应急管理{w.kind}：{w.level}{w.type}，编号{w.id}，请立即在工作群回复收到。"
-                    rows += outbox.chat_rows(kind, f"tel:{p.phone}", text, reason="escalation", correlation_id=corr)
-                    records.append(_record(w, oid, p.id, kind, text, now))
         if "sid" in ref:
             outcome.append({"sid": ref["sid"], "st": status, "late": late})
         else:  # a next step that was already due, run here

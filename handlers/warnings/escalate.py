@@ -17,8 +17,10 @@ from sqlmodel import col, func, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.outbox import Outbox
+from handlers.warnings import calls
 from handlers.warnings.bulksteps import BULK_ACTIONS, run_bulk
 from handlers.warnings.policy import next_obligation_step
+from handlers.warnings.state import SILENT_STORED, declare_unwoken
 from handlers.warnings.summary import close_warning, rolling_lines
 from models.db import transaction
 from models.warnings import CallRecord, EscalationStep, Obligation, Warning
@@ -37,6 +39,7 @@ class Batch:
     warnings: dict[int, Warning] = field(default_factory=dict)
     obligations: dict[int, Obligation] = field(default_factory=dict)
     remind: dict[tuple[int, str], list[tuple[Any, Obligation]]] = field(default_factory=dict)
+    calls: dict[tuple[str, str], calls.Pending] = field(default_factory=dict)  # one call per number per batch
 
     async def warning(self, wid: int) -> Warning | None:
         if wid not in self.warnings:
@@ -65,10 +68,10 @@ async def escalate_due(app: Any, now: datetime, batch: int = 500, rounds: int = 
     """Run every step due by `now` (and the next steps those make due); returns how many ran."""
     ran = 0
     for _ in range(rounds):
-        n = await run_batch(app, now, batch)
-        ran += n
-        if n == 0:
+        due = await due_steps(app, now, batch)
+        if not due:
             break
+        ran += await run_batch(app, due, now)
     if ran:
         app.outbox_sender.wake()
     return ran
@@ -80,21 +83,48 @@ async def next_due(app: Any) -> datetime | None:
         return (await session.exec(select(func.min(EscalationStep.due_at)).where(EscalationStep.status == "pending"))).one()
 
 
-async def run_batch(app: Any, now: datetime, limit: int) -> int:
-    """Claim up to `limit` due steps (pending → done, SKIP LOCKED on PostgreSQL) and do their work in the same
-    transaction: each runs exactly once, with two bot processes or after a crash. Due order holds: a chain
-    catching up after downtime runs its next steps ahead of later warning-level steps."""
+async def due_steps(app: Any, now: datetime, batch: int = 500) -> list[int]:
+    async with app.sessions() as session:
+        return list((await session.exec(
+            select(EscalationStep.id).where(EscalationStep.status == "pending", col(EscalationStep.due_at) <= now)
+            .order_by(col(EscalationStep.due_at), col(EscalationStep.id)).limit(batch)
+        )).all())
+
+
+async def _fence(session: AsyncSession, ids: list[int]) -> None:
+    """Lock what the steps act on before claiming them, always in this order (warnings, then obligations,
+    then steps; 解除 locks the warning first, an ack its obligation first): on PostgreSQL a 解除 or an ack
+    committed before this point is seen, one still running waits for us, and nothing deadlocks. A process
+    that read these ids and then paused finds the warning 解除 or the person answered, and does nothing.
+    (SQLite has one writer at a time: the transaction itself is the fence.)"""
+    keys = (await session.exec(select(EscalationStep.warning_id, EscalationStep.obligation_id)
+                               .where(col(EscalationStep.id).in_(ids)))).all()
+    wids = sorted({w for w, _ in keys})
+    oids = sorted({o for _, o in keys if o is not None})
+    # exclusive, not shared: a batch may write its warning (rolling line, expiry), and two batches each
+    # holding a shared lock and wanting to write would deadlock
+    await session.exec(select(Warning.id).where(col(Warning.id).in_(wids)).order_by(col(Warning.id))
+                       .with_for_update())
+    if oids:
+        await session.exec(select(Obligation.id).where(col(Obligation.id).in_(oids)).order_by(col(Obligation.id))
+                           .with_for_update())
+
+
+async def run_batch(app: Any, ids: list[int], now: datetime) -> int:
+    """Claim the steps (pending → done) and do their work in one transaction: each runs exactly once, with
+    two bot processes or after a crash. Due order holds: a chain catching up after downtime runs its next
+    steps ahead of later warning-level steps."""
     token = uuid.uuid4().hex[:16]
     async with transaction(app.sessions) as session:
-        due = (select(EscalationStep.id).where(EscalationStep.status == "pending", col(EscalationStep.due_at) <= now)
-               .order_by(col(EscalationStep.due_at), col(EscalationStep.id)).limit(limit)
-               .with_for_update(skip_locked=True))
+        await _fence(session, ids)
+        mine = (select(EscalationStep.id).where(col(EscalationStep.id).in_(ids), EscalationStep.status == "pending")
+                .with_for_update(skip_locked=True))  # rows another process is claiming are left to it
         claimed = (await session.exec(
-            update(EscalationStep).where(col(EscalationStep.id).in_(due.scalar_subquery()))
+            update(EscalationStep).where(col(EscalationStep.id).in_(mine.scalar_subquery()))
             .values(status="done", run_token=token, executed_at=now).returning(EscalationStep.id)
         )).scalars().all()
         if not claimed:
-            return 0  # nothing due, or another process holds them
+            return 0  # another process (or an earlier run) took them
         table = EscalationStep.__table__  # type: ignore[attr-defined]
         conn = await session.connection()
         rows = (await conn.execute(select(table.c.id, table.c.warning_id, table.c.obligation_id, table.c.action,
@@ -109,7 +139,7 @@ async def run_batch(app: Any, now: datetime, limit: int) -> int:
 
 
 async def run_steps(app: Any, session: AsyncSession, claimed: list[int], now: datetime, token: str) -> tuple[int, float]:
-    """The general path: each step through its action on ORM objects (warning-level steps, AB backups)."""
+    """The general path: each step through its action on ORM objects (warning-level steps, calls, AB backups)."""
     steps = (await session.exec(select(EscalationStep).where(col(EscalationStep.id).in_(claimed)))).all()
     b = Batch(app, session, Outbox(session, app.data), now)
     ob_ids = [s.obligation_id for s in steps if s.obligation_id is not None]
@@ -127,15 +157,15 @@ async def run_steps(app: Any, session: AsyncSession, claimed: list[int], now: da
         if nxt is not None:
             heapq.heappush(heap, (nxt.due_at, next(order), nxt))
     b.flush_reminders()
+    await calls.flush(app, session, b.outbox, b.calls, now)
     return ran, worst
-    return ran
 
 
 async def _run(b: Batch, step: EscalationStep, token: str) -> EscalationStep | None:
     late = (b.now - step.due_at).total_seconds()
     step.late_s = late
     w = await b.warning(step.warning_id)
-    if w is None or w.status != "active":
+    if w is None or w.status != "active" or step.run_token != token:  # 解除, expired, or not ours: never runs
         step.status = "cancelled"
         b.session.add(step)
         return None
@@ -159,10 +189,11 @@ async def _obligation(b: Batch, step: EscalationStep) -> Obligation | None:
         o = await b.session.get(Obligation, step.obligation_id)
         if o is not None:
             b.obligations[step.obligation_id] = o
-    if o is None or not o.open:
+    if o is None or o.state not in SILENT_STORED:
         step.status = "cancelled"  # answered in time: nothing to do
         return None
-    o.state = "escalated"
+    if o.state == "sent":  # 未叫醒 stays 未叫醒 while the chase goes on
+        o.state = "escalated"
     o.escalations += 1
     b.session.add(o)
     return o
@@ -198,16 +229,14 @@ async def private(b: Batch, w: Warning, step: EscalationStep) -> None:
     _record(b.session, w, o, p.id, "private", text, b.now)
 
 
-def _phone(b: Batch, w: Warning, o: Obligation, person_id: str, kind: str) -> None:
+def _phone(b: Batch, w: Warning, o: Obligation, person_id: str, kind: str, why: str = "本人未回应") -> None:
     p = b.app.directory.people.get(person_id)
     if p is None:
         return
     if not p.phone:
         _record(b.session, w, o, p.id, kind, "无电话号码，未能拨打", b.now)
         return
-    text = f"应急管理{w.kind}：{w.level}{w.type}，编号{w.id}，请立即在工作群回复收到。"
-    b.outbox.to_chat(kind, f"tel:{p.phone}", text, reason="escalation", correlation_id=f"warning:{w.id}")
-    _record(b.session, w, o, p.id, kind, text, b.now)
+    calls.request(b.calls, kind, p, calls.Reason(w, o, why))  # placed once per number when the batch ends
 
 
 async def call(b: Batch, w: Warning, step: EscalationStep) -> None:
@@ -238,13 +267,17 @@ async def backup(b: Batch, w: Warning, step: EscalationStep) -> None:
     text = f"【AB角叫应】{w.title}：{p.name}（A角）{_minutes(w, b.now)}分钟未回应，请您立即回复“收到”并落实。"
     b.outbox.to_person(bp, text, reason="escalation", correlation_id=f"warning:{w.id}")
     _record(b.session, w, bo, bp.id, "private", text, b.now)
-    _phone(b, w, bo, bp.id, "voice")
+    if bo.state in SILENT_STORED:  # a B角 who has answered this warning is awake: the message is enough
+        _phone(b, w, bo, bp.id, "voice", f"{p.name}（A角）未回应，您是其B角")
 
 
 async def notify_superior(b: Batch, w: Warning, step: EscalationStep) -> None:
     """The 未叫醒 list to each silent person's superior, and the whole list to the duty officer."""
     app, session, outbox, now = b.app, b.session, b.outbox, b.now
-    silent = await silent_obligations(session, w.id)
+    # the people this list names are 未叫醒 from now on, in every other output too (AB backups were
+    # only just called: they are judged at the end)
+    silent = declare_unwoken([o for o in await silent_obligations(session, w.id) if o.backup_of is None], now)
+    session.add_all(silent)
     if not silent:
         return
     by_superior: dict[str, list[Obligation]] = defaultdict(list)
@@ -258,7 +291,7 @@ async def notify_superior(b: Batch, w: Warning, step: EscalationStep) -> None:
             text = f"【未叫醒】{w.title}已过{_minutes(w, now)}分钟，您分管的以下同志未回应：{_names(app, obs)}。请督促。"
             outbox.to_person(sup, text, reason="unwoken", correlation_id=f"warning:{w.id}")
             _record(session, w, None, sup.id, "private", text, now)
-    text = f"【未叫醒名单】{w.title}已过{_minutes(w, now)}分钟，{len(silent)}人未回应：{_names(app, silent)}"
+    text = f"【未叫醒名单】{w.title}已过{_minutes(w, now)}分钟，未叫醒{len(silent)}人：{_names(app, silent)}"
     for officer in duty_officers(app, w):
         outbox.to_person(officer, text, reason="unwoken", correlation_id=f"warning:{w.id}")
 
@@ -276,9 +309,7 @@ async def rolling(b: Batch, w: Warning, step: EscalationStep) -> None:
     await outbox.insert_many(rows)  # a line for each of 1,810 groups: plain rows
     w.meta = {**w.meta, "rolling": last}
     session.add(w)
-    anyone_silent = (await session.exec(select(Obligation.id).where(
-        Obligation.warning_id == w.id, col(Obligation.state).in_(["sent", "escalated", "unwoken"])).limit(1))).first()
-    if anyone_silent is not None:
+    if await silent_obligations(session, w.id):
         session.add(EscalationStep(warning_id=w.id, action="rolling", seq=step.seq + 1,
                                    due_at=now + timedelta(seconds=app.cfg.warnings.summary_every_s)))
 
@@ -286,12 +317,10 @@ async def rolling(b: Batch, w: Warning, step: EscalationStep) -> None:
 async def finalize(b: Batch, w: Warning, step: EscalationStep) -> None:
     """After the last step: whoever is still silent is 未叫醒."""
     app, session, outbox = b.app, b.session, b.outbox
-    silent = await silent_obligations(session, w.id)
-    for o in silent:
-        o.state = "unwoken"
-        session.add(o)
+    silent = declare_unwoken(await silent_obligations(session, w.id), b.now)
+    session.add_all(silent)
     if silent:
-        text = f"【未叫醒】{w.title}催叫结束，{len(silent)}人仍未回应：{_names(app, silent)}"
+        text = f"【未叫醒】{w.title}催叫结束，{len(silent)}人仍未回应（未叫醒）：{_names(app, silent)}"
         for officer in duty_officers(app, w):
             outbox.to_person(officer, text, reason="unwoken", correlation_id=f"warning:{w.id}")
 
@@ -304,8 +333,9 @@ ACTIONS = {"remention": remention, "private": private, "call": call, "sms": sms,
            "notify_superior": notify_superior, "rolling": rolling, "finalize": finalize, "expire": expire}
 
 
-async def silent_obligations(session: AsyncSession, warning_id: int | None, include_unwoken: bool = False) -> list[Obligation]:
-    states = ["sent", "escalated", *(["unwoken"] if include_unwoken else [])]
+async def silent_obligations(session: AsyncSession, warning_id: int | None) -> list[Obligation]:
+    """Everyone who has not answered (待回应, 催叫中 or 未叫醒)."""
+    states = SILENT_STORED
     return list((await session.exec(select(Obligation).where(Obligation.warning_id == warning_id,
                                                              col(Obligation.state).in_(states))
                                     .order_by(col(Obligation.id)))).all())
