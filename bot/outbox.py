@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -147,6 +147,9 @@ class OutboxSender:
         self.log = structlog.get_logger("outbox")
         self._wake = asyncio.Event()
         self.next_due: datetime | None = None
+        # which accounts this process sends for: all, unless it shares the database with another process and
+        # holds leases on some (bot/leases.py)
+        self.serves: Callable[[str, str], bool] = lambda transport, account: True
 
     def wake(self) -> None:
         self._wake.set()
@@ -167,6 +170,8 @@ class OutboxSender:
         sent = 0
         blocked: dict[str, float] = {}
         for transport, account in accounts:
+            if not self.serves(transport, account):
+                continue
             key = f"{transport}:{account}"
             done = 0
             while done < batch and key not in blocked:

@@ -26,6 +26,7 @@ class Scheduler:
         self._triggers: list[tuple[str, IntervalTrigger]] = []
         self._timers: dict[str, tuple[NextDue, float]] = {}
         self._wakes: dict[str, asyncio.Event] = {}
+        self._loops: list[asyncio.Task] = []
         self.log = structlog.get_logger("scheduler")
 
     def every(self, name: str, job: Job, seconds: float) -> None:
@@ -83,9 +84,11 @@ class Scheduler:
         for name, trigger in self._triggers:
             self._aps.add_job(self.run, trigger, args=[name], id=name, max_instances=1, coalesce=True)
         self._aps.start()
-        for name in self._timers:
-            self.ctx.spawn(self.loop(name), f"timer:{name}")
+        self._loops = [self.ctx.spawn(self.loop(name), f"timer:{name}") for name in self._timers]
 
     def shutdown(self) -> None:
         if self._aps is not None and self._aps.running:
             self._aps.shutdown(wait=False)
+        for task in self._loops:
+            task.cancel()
+        self._loops = []
