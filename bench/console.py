@@ -81,9 +81,8 @@ async def answer_half(app: Any, wid: int) -> None:
 
 async def main() -> None:
     quiet()
-    from tests.console_client import log_in
-
     from handlers.warnings.escalate import escalate_due
+    from tests.console_client import log_in
 
     with tmpdir() as tmp:
         clock = fake_clock()
