@@ -36,7 +36,7 @@ def world(tmp: Path) -> Path:
                "ids": {"sim": f"fire{i}@chatroom"}} for i in range(1810)]
     cfg["groups"] += groups
     cfg["people"] += [{"id": f"p{i}", "name": f"责任人{i}", "roles": ["responsible"], "private_notice": False,
-                       "responsible": [{"region": groups[i % 1810]["region"], "title": "森林防火指挥长",
+                       "responsible": [{"region": groups[i % 1810]["region"], "title": "包保责任人",
                                         "group": f"fire{i % 1810}"}],
                        "ids": {"sim": f"wx{i}"}} for i in range(PEOPLE)]
     for name in ("regions.yaml", "templates.yaml", "prompt_letter.docx"):
@@ -64,24 +64,35 @@ async def post_reports(app: Any) -> int:
     return n
 
 
-async def answer_half(app: Any, wid: int) -> None:
-    """Half the people answered (straight in the database: the board's read cost is what is measured)."""
+async def chase_and_answer_half(app: Any, wid: int) -> None:
+    """Everyone re-mentioned once, half of them answered: written straight into the database (what is
+    measured is the board's read cost; bench/timers.py and bench/acks.py measure getting there)."""
     from datetime import timedelta
 
+    from sqlalchemy import text
     from sqlmodel import col, update
 
     from models.db import transaction
     from models.warnings import Obligation
 
+    at = app.clock.now() + timedelta(minutes=2)
     async with transaction(app.sessions) as s:
+        await s.exec(text(
+            "INSERT INTO call_records (warning_id, obligation_id, person_id, at, direction, channel, text) "
+            "SELECT warning_id, id, person_id, :at, 'out', 'group', '请以下同志立即回应' FROM obligations "
+            "WHERE warning_id = :wid").bindparams(at=at.replace(tzinfo=None), wid=wid))
+        await s.exec(update(Obligation).where(Obligation.warning_id == wid).values(state="escalated", escalations=1))
         await s.exec(update(Obligation).where(Obligation.warning_id == wid, col(Obligation.id) % 2 == 0)
-                     .values(state="acked", acked_at=app.clock.now() + timedelta(minutes=3), ack_channel="group",
-                             ack_text="收到"))
+                     .values(state="acked", acked_at=at + timedelta(minutes=1), ack_channel="group", ack_text="收到"))
 
 
 async def main() -> None:
+    import logging
+
+    from bot.logging import setup_logging
+
     quiet()
-    from handlers.warnings.escalate import escalate_due
+    setup_logging(level=logging.ERROR)  # 20,000 catch-up steps each log a late warning: not the measure
     from tests.console_client import log_in
 
     with tmpdir() as tmp:
@@ -91,12 +102,9 @@ async def main() -> None:
         t0 = time.perf_counter()
         reports = await post_reports(app)
         named = await warn_everyone(app)
-        clock.advance(minutes=3)
-        stepped = await escalate_due(app, clock.now())
-        await answer_half(app, 1)
-        clock.advance(minutes=1)
-        print(f"set-up: {reports} reports, {named} people named, {stepped} escalation steps run "
-              f"({time.perf_counter() - t0:.0f}s)")
+        await chase_and_answer_half(app, 1)
+        clock.advance(minutes=4)
+        print(f"set-up: {reports} reports, {named} people named ({time.perf_counter() - t0:.0f}s)")
 
         server_ms: list[float] = []
 
@@ -115,19 +123,21 @@ async def main() -> None:
         await client.start_server()
         try:
             await log_in(client, app, "liwd")
-            results = {}
-            for name, url, must in (("home", "/console", "今日"), ("board", "/console/warnings/1", "已回应"),
-                                    ("board_silent", "/console/warnings/1?silent=1", "未回应"),
-                                    ("board_last_page", "/console/warnings/1?page=200", "已回应")):
-                times = []
-                for _ in range(RUNS):
+            views = {"home": ("/console", "今日"), "board": ("/console/warnings/1", "已回应"),
+                     "board_silent": ("/console/warnings/1?silent=1", "未回应"),
+                     "board_last_page": ("/console/warnings/1?page=201", "已回应")}
+            times: dict[str, list[float]] = {name: [] for name in views}
+            for run in range(RUNS + 1):  # the first round warms caches and is not counted
+                for name, (url, must) in views.items():
                     server_ms.clear()
                     resp = await client.get(url)
                     body = await resp.text()
                     assert resp.status == 200 and must in body, (url, resp.status, body[:300])
-                    times.append(server_ms[-1])
-                results[name] = statistics.median(times)
-                print(f"{name:16s} median {results[name]:6.1f} ms, max {max(times):6.1f} ms over {RUNS} runs "
+                    if run:
+                        times[name].append(server_ms[-1])
+            results = {name: statistics.median(t) for name, t in times.items()}
+            for name, t in times.items():
+                print(f"{name:16s} median {results[name]:6.1f} ms, max {max(t):6.1f} ms over {RUNS} runs "
                       f"(limit {LIMIT_MS} ms: {results[name] / LIMIT_MS:.2f} of it)")
         finally:
             await client.close()
