@@ -64,7 +64,7 @@ async def test_board_updates_live_as_acks_arrive(served: tuple[str, App], tmp_pa
             await app.sim.post("g-jl", JILIN[0], "收到")
             await app.sim.post("g-jl", JILIN[1], "收到，已转移群众36人")
             row = board.locator("tr", has_text=names[1])
-            await expect(row.locator("td.state")).to_have_text("已报措施", timeout=10_000)
+            await expect(row.locator("td.state")).to_have_text("已回应", timeout=10_000)
             await expect(board.locator("tr", has_text=names[0]).locator("td.state")).to_have_text("已回应")
             await expect(row).to_contain_text("已转移群众36人")
             await expect(board.locator(".summary")).to_contain_text("已回应 2/11")

@@ -67,17 +67,17 @@ async def test_board_pages_filters_and_counts(h: Harness) -> None:
     await h.say("g-jl", JILIN[1], "收到")
     async with h.app.sessions() as s:
         assert await version(s, wid) != before
-        b = await board(s, h.app.directory, wid, page=1, size=4)
-        silent = await board(s, h.app.directory, wid, silent_only=True, size=100)
+        b = await board(s, h.app, wid, page=1, size=4)
+        silent = await board(s, h.app, wid, silent_only=True, size=100)
         lines = await warning_list(s)
     assert b is not None and silent is not None
     assert (b.total, b.answered, b.silent, b.pages, len(b.rows)) == (11, 2, 9, 3, 4)
     first = b.rows[0]
-    assert first.state == "已报措施" and first.obligation.response and "转移群众36人" in first.obligation.response
-    assert first.latency_s == 0 and first.name and first.unit
+    assert first.row.state == "已回应" and first.obligation.response and "转移群众36人" in first.obligation.response
+    assert first.row.ack_s == 0 and first.row.name and first.unit
     assert {a.channel for a in first.attempts} >= {"群内@", "私信"}
     assert b.rows[2].next_step and b.rows[2].next_due is not None
-    assert len(silent.rows) == 9 and all(r.state == "未回应" for r in silent.rows)
+    assert len(silent.rows) == 9 and all(r.row.state == "待回应" for r in silent.rows)
     assert lines[0].warning.id == wid and (lines[0].total, lines[0].answered) == (11, 2)
 
 
@@ -93,7 +93,7 @@ async def test_urge_now_mentions_the_silent_once_per_group(h: Harness) -> None:
     assert len(group) == 1 and {m.id for m in group[0].mentions} == set(JILIN[3:])
     assert {m.chat_id for m in sent if m.chat_id.startswith("dm:")} == {f"dm:{p}" for p in JILIN[3:]}
     async with h.app.sessions() as s:
-        b = await board(s, h.app.directory, wid, silent_only=True)
+        b = await board(s, h.app, wid, silent_only=True)
     assert b is not None and all(any(a.channel == "私信" and a.count == 2 for a in r.attempts) for r in b.rows)
 
 

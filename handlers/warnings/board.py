@@ -10,17 +10,14 @@ from typing import Any
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.directory import Directory
-from handlers.warnings.summary import RULE_S, ack_seconds
+from handlers.warnings.state import ANSWERED, SILENT_STORED, Row, board_rows, person_state
+from handlers.warnings.summary import RULE_S
 from models.warnings import CallRecord, EscalationStep, Obligation, Warning
 
 PAGE = 100
 CHANNELS = {"group": "群内@", "private": "私信", "voice": "电话", "sms": "短信"}
 ACTIONS = {"remention": "群内再次@", "private": "私信催叫", "call": "电话", "sms": "短信", "backup": "叫AB角",
            "notify_superior": "报上级"}
-SILENT = ("sent", "escalated", "unwoken")
-# Until issue 11's one state function lands: the obligation's stored state, named in Chinese.
-STATE_NAMES = {"sent": "未回应", "escalated": "催叫中", "acked": "已回应", "responded": "已报措施", "unwoken": "未叫醒"}
 WARNING_STATUS = {"active": "进行中", "closed": "已解除", "preview": "待确认", "cancelled": "已取消"}
 
 
@@ -33,28 +30,29 @@ class Attempt:
 
 @dataclass
 class BoardRow:
+    """The one state row (handlers.warnings.state) with what the board adds: attempts and the next step."""
+
     obligation: Obligation
-    name: str
+    row: Row
     unit: str
-    state: str
     attempts: list[Attempt] = field(default_factory=list)
     next_step: str | None = None
     next_due: datetime | None = None
-    latency_s: float | None = None
 
     @property
     def silent(self) -> bool:
-        return self.obligation.state in SILENT
+        return self.obligation.state in SILENT_STORED
 
     @property
     def late(self) -> bool:
-        return self.latency_s is not None and self.latency_s > RULE_S
+        return self.row.ack_s is not None and self.row.ack_s > RULE_S
 
 
 @dataclass
 class Board:
     warning: Warning
-    counts: dict[str, int]
+    counts: dict[str, int]  # by the one state (待回应, 催叫中, 未叫醒, 已回应, 已解除)
+    stored: dict[str, int]  # by stored state, for the filter's page count
     rows: list[BoardRow]
     page: int
     pages: int
@@ -66,11 +64,11 @@ class Board:
 
     @property
     def answered(self) -> int:
-        return self.counts.get("acked", 0) + self.counts.get("responded", 0)
+        return self.counts.get(ANSWERED, 0)
 
     @property
     def silent(self) -> int:
-        return sum(n for s, n in self.counts.items() if s in SILENT)
+        return self.total - self.answered
 
     @property
     def status(self) -> str:
@@ -83,23 +81,32 @@ async def state_counts(session: AsyncSession, warning_id: int) -> dict[str, int]
     return {s: n for s, n in rows.all()}
 
 
-async def board(session: AsyncSession, directory: Directory, warning_id: int, *, silent_only: bool = False,
+def by_state(w: Warning, stored: dict[str, int]) -> dict[str, int]:
+    """Counts by stored state, named by the one state function (one dummy obligation per stored state)."""
+    out: dict[str, int] = {}
+    for s, n in stored.items():
+        name = person_state(Obligation(state=s), w)
+        out[name] = out.get(name, 0) + n
+    return out
+
+
+async def board(session: AsyncSession, app: Any, warning_id: int, *, silent_only: bool = False,
                 page: int = 1, size: int = PAGE) -> Board | None:
     w = await session.get(Warning, warning_id)
     if w is None or w.status in ("preview", "cancelled"):
         return None
-    counts = await state_counts(session, warning_id)
-    matching = sum(n for s, n in counts.items() if s in SILENT) if silent_only else sum(counts.values())
+    stored = await state_counts(session, warning_id)
+    matching = sum(n for s, n in stored.items() if s in SILENT_STORED) if silent_only else sum(stored.values())
     pages = max(1, -(-matching // size))
     page = min(max(page, 1), pages)
     q = select(Obligation).where(Obligation.warning_id == warning_id)
     if silent_only:
-        q = q.where(col(Obligation.state).in_(SILENT))
+        q = q.where(col(Obligation.state).in_(SILENT_STORED))
     obs = list((await session.exec(q.order_by(col(Obligation.id)).offset((page - 1) * size).limit(size))).all())
-    return Board(w, counts, await rows_for(session, directory, w, obs), page, pages, silent_only)
+    return Board(w, by_state(w, stored), stored, await rows_for(session, app, w, obs), page, pages, silent_only)
 
 
-async def rows_for(session: AsyncSession, directory: Directory, w: Warning, obs: list[Obligation]) -> list[BoardRow]:
+async def rows_for(session: AsyncSession, app: Any, w: Warning, obs: list[Obligation]) -> list[BoardRow]:
     ids = [o.id for o in obs]
     attempts: dict[int, list[Attempt]] = {}
     for oid, channel, n, last in (await session.exec(
@@ -112,19 +119,12 @@ async def rows_for(session: AsyncSession, directory: Directory, w: Warning, obs:
         select(EscalationStep).where(col(EscalationStep.obligation_id).in_(ids), EscalationStep.status == "pending")
     )).all()}
     out = []
-    for o in obs:
-        p = directory.people.get(o.person_id)
-        unit = directory.unit_of(p)
+    for o, row in zip(obs, board_rows(app, w, obs), strict=True):
+        unit = app.directory.unit_of(app.directory.people.get(o.person_id))
         step = steps.get(o.id)
-        out.append(BoardRow(o, p.name if p else "未登记人员", unit.name if unit else "", state_label(o),
-                            sorted(attempts.get(o.id or 0, []), key=lambda a: a.last),
-                            ACTIONS.get(step.action, step.action) if step else None, step.due_at if step else None,
-                            ack_seconds(w, o)))
+        out.append(BoardRow(o, row, unit.name if unit else "", sorted(attempts.get(o.id or 0, []), key=lambda a: a.last),
+                            ACTIONS.get(step.action, step.action) if step else None, step.due_at if step else None))
     return out
-
-
-def state_label(o: Obligation) -> str:
-    return STATE_NAMES.get(o.state, "")
 
 
 async def version(session: AsyncSession, warning_id: int) -> tuple[Any, ...]:

@@ -19,7 +19,7 @@ async def urge_now(app: Any, warning_id: int, now: datetime, by: str) -> int | N
         if w is None or w.status != "active":
             return None
         b = Batch(app, session, Outbox(session, app.data), now, warnings={warning_id: w})
-        silent = await silent_obligations(session, warning_id, include_unwoken=True)
+        silent = await silent_obligations(session, warning_id)
         text = f"【催叫】{w.title}，值班员正在等您回应，请立即回复“收到”或数字1。"
         for o in silent:
             p = app.directory.people.get(o.person_id)

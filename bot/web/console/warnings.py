@@ -58,7 +58,7 @@ async def board_page(request: web.Request) -> web.Response:
     except ValueError:
         page = 1
     async with bot.sessions() as session:
-        b = await board(session, bot.directory, _id(request), silent_only=silent_only, page=page)
+        b = await board(session, bot, _id(request), silent_only=silent_only, page=page)
     if b is None:
         return refuse(request, "没有这个叫应（或它还未发出）。", 404, "找不到")
     template = "console/_board.html" if request.headers.get("HX-Request") else "console/board.html"
