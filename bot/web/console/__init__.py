@@ -17,7 +17,18 @@ from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
 from bot.clock import TZ
 from bot.login import SESSION_TTL
-from bot.web.console import audit_page, auth, clock, hazards, login, routing_page, stats, system, today, warnings
+from bot.web.console import (
+    audit_page,
+    auth,
+    clock,
+    hazards,
+    login,
+    routing_page,
+    stats,
+    system,
+    today,
+    warnings,
+)
 
 WEB = Path(__file__).resolve().parent.parent
 TEMPLATES = WEB / "templates"
