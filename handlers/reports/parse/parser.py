@@ -12,10 +12,12 @@ from bot.text import clean
 from bot.workdays import WorkCalendar
 from handlers.reports.parse import classify
 from handlers.reports.parse.dates import find_date
-from handlers.reports.parse.domain import infer_domain, label_domain
+from handlers.reports.parse.domain import decide, label_domain
 from handlers.reports.parse.fields import CORE, core_kinds, find_fields
+from handlers.reports.parse.mentions import SUFFIX, is_enterprise, short_anchors
 from handlers.reports.parse.model import ParseResult, Record, Report
 from handlers.reports.parse.names import split_names
+from handlers.reports.parse.numbers import NUM
 from handlers.reports.parse.records import (
     labelled_records,
     list_items,
@@ -27,10 +29,10 @@ from handlers.reports.parse.table import read_xlsx, record_from_row, split_tsv
 from handlers.reports.parse.totals import find_totals
 from handlers.reports.parse.units import find_unit
 
-_INSPECTION = re.compile(r"检查|督查|巡查|执法|盯守|排查")
-_FINDING = re.compile(r"隐患|问题|整改|未发现")
+_INSPECTION = re.compile(r"检查|督查|巡查|执法|盯守|排查|驻矿|入井|抽查")
+_FINDING = re.compile(r"隐患|问题|整改|发现|正常")
 _SUMMARY = re.compile(r"\d+\s*(?:个检查组|名监管干部|名执法人员|人次|家企业|家单位|户)|检查[\u4e00-\u9fa5]{0,6}(?:企业|单位)\s*[\d一二三四五六七八九十两]+\s*[家户]")
-_ENTERPRISE = re.compile(r"[\u4e00-\u9fa5A-Za-z0-9]{2,30}?(?:有限公司|公司|厂|加油站|煤矿|矿|采石场|学校|医院|项目)")
+_ENTERPRISE = re.compile(rf"[\u4e00-\u9fa5A-Za-z0-9]{{2,30}}?{SUFFIX}")
 _INSPECTED_BY = re.compile(r"(?P<unit>[^\s：:，,。（(]{2,20}?)\s*(?P<n>\d+|[一二三四五六七八九十两]+)\s*名(?:监管|执法|检查)?(?:干部|人员)\s*[（(](?P<names>[^）)]+)[)）]")
 _FOOTER_TOTALS = re.compile(r"(?m)^\s*(?:合计|共计|总计|汇总)[:：]?.*$")
 
@@ -94,16 +96,21 @@ class Parser:
         report = self._new_report(header, at)
         if not records and not groups:
             records = narrative_records(body, report.unit)
-            if records:
+            if len(records) > 1:  # `检查了A和B两家企业，未发现问题隐患`: the sentence naming them all is the summary
+                anchors = short_anchors(body, [r.enterprise for r in records])
+                header = body[: anchors[0][1]] if anchors else body
+            elif records:
                 header = body[: body.find(records[0].enterprise)]
         if records or groups or items:
             report.totals = find_totals(header + "\n" + "\n".join(_FOOTER_TOTALS.findall(footer)))
         else:
             report.totals = find_totals(body)
         self._apply_shared(report, records, header, loose)
-        report.records = records
+        report.records = [r for r in records if r.enterprise]
         self._unit_from_records(report)
-        return ParseResult("report", report, self._problems(report))
+        result = ParseResult("report", report, self._problems(report, len(records) - len(report.records)))
+        result.review = _unsure(body, report, len(records) - len(report.records))
+        return result
 
     def _table_report(self, above: str, rows: list[dict[str, str]], below: str, at: datetime) -> ParseResult:
         report = self._new_report(above, at)
@@ -160,7 +167,7 @@ class Parser:
                 rec.inspecting_unit = inspecting_unit
             if rec.hazards and not rec.rectification and shared_rect:
                 rec.rectification = shared_rect
-            rec.domain = label_domain(rec.inspecting_unit) or header_domain or infer_domain(rec.enterprise, rec.hazards)
+            rec.domain = decide([label_domain(rec.inspecting_unit), header_domain], rec.enterprise, rec.hazards)
 
     def _unit_from_records(self, report: Report) -> None:
         """No unit in the title: the bureau named as 检查单位 reports; `应急局` in the title, `应急管理局`
@@ -174,8 +181,8 @@ class Parser:
             if unit and end == len(report.records[0].inspecting_unit):
                 report.unit, report.region = unit, region
 
-    def _problems(self, report: Report) -> list[str]:
-        problems: list[str] = []
+    def _problems(self, report: Report, unnamed: int = 0) -> list[str]:
+        problems: list[str] = ["缺少受检单位"] * bool(unnamed)
         many = len(report.records) > 1
         for i, rec in enumerate(report.records, 1):
             prefix = f"第{i}条" if many else ""
@@ -183,6 +190,8 @@ class Parser:
                 problems.append(f"{prefix}缺少检查人员")
             if rec.hazards and not rec.rectification:
                 problems.append(f"{prefix}缺少整改情况")
+            if rec.hazards_blank and not rec.hazards:
+                problems.append(f'{prefix}未写明隐患，如无隐患请写"未发现问题隐患"')
         total = report.totals.get("hazards")
         listed = sum(len(r.hazards) for r in report.records)
         if total is not None and report.records and listed and total != listed:
@@ -190,6 +199,27 @@ class Parser:
         if not report.dated:
             problems.append("未注明检查日期")
         return problems
+
+
+_NAMED = re.compile(r"[\u4e00-\u9fa5A-Za-z0-9]{2,30}?(?:有限公司|公司|厂|加油站|加气站|煤矿|采石场|矿|零售点|批发部|油库|储备库)")
+_HAZARD_TEXT = re.compile(rf"(?<![未没])发现(?!(?:的)?(?:各类|一般|安全)?(?:问题|隐患)+\s*(?:{NUM}|[，。,；;：:]|$))[^，。；;\n]{{4,}}")
+
+
+def _unsure(body: str, report: Report, unnamed: int) -> str | None:
+    """A report that names enterprises or hazards but yields no records, or fewer than it states, is not trusted."""
+    named = [n for n in _NAMED.findall(body) if is_enterprise(n)]
+    if unnamed:
+        return "缺少受检单位"
+    if not report.records:
+        if named:
+            return f"未能读出受检单位（文中提到{named[0]}）"
+        if _HAZARD_TEXT.search(body) or any(f.kind == "hazards" and f.value.strip() for f in find_fields(body)):
+            return "未能读出受检单位和隐患明细"
+        return None
+    stated = report.totals.get("enterprises")
+    if stated and len(report.records) < stated and len(set(named)) > len(report.records):
+        return f"只读出{len(report.records)}家企业，少于所报{stated}家"
+    return None
 
 
 def _summary_rectification(header: str) -> str | None:
