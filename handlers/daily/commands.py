@@ -18,7 +18,7 @@ from bot.outbox import Outbox
 from bot.workdays import WorkCalendar
 from handlers.daily.commentary import domain_of
 from handlers.daily.consolidate import consolidated
-from handlers.daily.figures import Figures, load_day, missing_units
+from handlers.daily.figures import Figures, load_day, missing_names
 from handlers.daily.publish import final_text, publish_commentary
 from handlers.daily.rounds import default_rounds, slots_for
 from handlers.reports.parse.dates import find_date
@@ -50,12 +50,12 @@ async def not_reported(event: InboundMessage, session: AsyncSession, directory: 
         return "not_reported"
     slot = next((s for s in slots if now <= s.deadline), slots[-1])
     data = await load_day(session, slot.report_date, slot.round)
-    missing = missing_units(directory, {r.unit_id for r in data.reports})
+    missing = missing_names(directory, data.reports)
     due = f"{slot.deadline.hour}:{slot.deadline.minute:02d}"
     if not missing:
         outbox.reply(event, f"{slot.label()}日报已全部报送（{len(directory.reporting_units())}个单位）。")
     else:
-        outbox.reply(event, f"{slot.label()}日报（{due}截止）未报{len(missing)}个：{'、'.join(u.name for u in missing)}")
+        outbox.reply(event, f"{slot.label()}日报（{due}截止）未报{len(missing)}个：{'、'.join(missing)}")
     return "not_reported"
 
 

@@ -10,7 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.directory import Directory
 from bot.regions import PROVINCE_LEVEL
 from handlers.daily.excel import build_workbook
-from handlers.daily.figures import DayData, Figures, by_city, load_day, missing_units
+from handlers.daily.figures import DayData, Figures, by_city, load_day, missing_names
 
 
 def file_name(report_date: date) -> str:
@@ -43,7 +43,7 @@ def summary_text(directory: Directory, data: DayData, missing: list[str], file: 
 async def consolidated(session: AsyncSession, directory: Directory, report_date: date, files: Path,
                        round_no: int | None = None) -> tuple[str, Path]:
     data = await load_day(session, report_date, round_no)
-    missing = [u.name for u in missing_units(directory, {r.unit_id for r in data.reports})]
+    missing = missing_names(directory, data.reports)
     path = files / file_name(report_date)
     await asyncio.to_thread(build_workbook, directory, data, missing, path)
     return summary_text(directory, data, missing, path.name), path

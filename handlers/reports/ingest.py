@@ -12,8 +12,8 @@ from bot.config import Config, Person, Unit
 from bot.directory import Directory
 from bot.workdays import WorkCalendar
 from handlers.reports.parse import Report
-from handlers.reports.status import deadline, statuses
-from models.reports import Hazard, HazardEvent, InspectionRecord, InspectionReport
+from handlers.reports.status import deadlines, statuses
+from models.reports import NEEDS_REVIEW, Hazard, HazardEvent, InspectionRecord, InspectionReport
 
 
 @dataclass
@@ -55,6 +55,7 @@ async def store_report(
     source: str,
     problems: list[str],
     round_no: int = 1,
+    review: str | None = None,
 ) -> Ingested:
     region = unit.region if unit else parsed.region
     previous = (
@@ -80,6 +81,8 @@ async def store_report(
         late=late,
         corrected=bool(previous),
         problems=problems,
+        status=NEEDS_REVIEW if review else "registered",
+        review_reason=review[:200] if review else None,
         **{k: parsed.totals.get(k) for k in ("teams", "inspectors", "enterprises", "hazards", "rectified")},
     )
     session.add(report)
@@ -98,13 +101,14 @@ async def store_report(
         session.add(row)
         await session.flush()
         done = statuses(len(rec.hazards), rec.rectification, rec.hazard_rectifications)
+        due = deadlines(len(rec.hazards), rec.rectification, rec.hazard_rectifications, parsed.date)
         rows: list[Hazard] = []
         for i, text in enumerate(rec.hazards):
             own = rec.hazard_rectifications[i] if i < len(rec.hazard_rectifications) else None
             rows.append(Hazard(report_id=report.id, record_id=row.id, unit_id=report.unit_id, region=region,
                                enterprise=rec.enterprise[:200], domain=rec.domain, text=text, found_on=parsed.date,
                                status="rectified" if done[i] else "open",
-                               deadline=None if done[i] else deadline(own or rec.rectification, parsed.date),
+                               deadline=None if done[i] else due[i],
                                rectification=own or rec.rectification, created_at=posted_at))
         session.add_all(rows)
         await session.flush()
