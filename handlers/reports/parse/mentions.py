@@ -14,14 +14,15 @@ SUFFIX = (
 )
 _NAME = rf"[\u4e00-\u9fa5A-Za-z0-9·]{{1,40}}?{SUFFIX}(?:[（(][^（）()\n]{{1,20}}[)）])?"
 _SEP = r"(?:、|，|,|和|及|与|以及)"
-_VERB = r"(?:对|到|赴|深入|走进|前往|入井检查|检查了|检查|抽查了|抽查|巡查了|巡查|督查了|督查|分别为|分别是|包括)[:：]?"
+_VERB = (r"(?:对|到|赴|深入|走进|前往|入井检查|(?:检查|抽查|巡查|督查)(?:了)?(?!组|人员|单位|情况|内容|时间|地点|中|出|发现)"
+         r"|分别为|分别是|包括)[:：]?")
 _PLACE = r"(?:仓库|库房|厂区|矿区|井下|现场|作业现场|生产现场|储罐区|罐区)?"
 _AFTER = rf"(?=\s*{_PLACE}\s*(?:等)?\s*(?:{NUM}\s*家)?\s*(?:企业|单位|非煤矿山|煤矿|加油站|危化品企业|烟花爆竹企业)?\s*(?:开展|进行|实施|展开|检查|督查|巡查|执法|[，,。；;：:\n]|$))"
 MENTION = re.compile(rf"{_VERB}\s*(?P<list>{_NAME}(?:\s*{_SEP}\s*{_NAME})*){_AFTER}")
 _ONE = re.compile(rf"{_NAME}(?=\s*{_SEP}|\s*$)")
 _NOT_ENTERPRISE = re.compile(r"\d+\s*家|[一二三四五六七八九十两]家|辖区|全市|全县|全区|各|重点|相关|部分|上述|以上|所属|有关|企业$|单位$")
 # who inspected: the words right before the verb
-_CUT = re.compile(r"随|线上|线下|通过|采取|采用|先后|分别|一同|共同|联合|带队|带领|一行|会同|陪同|[两二三四五六七八九十\d]+\s*(?:名|人|位)|同志|等人|在|于\d")
+_CUT = re.compile(r"参加|参与|随|线上|线下|通过|采取|采用|先后|分别|一同|共同|联合|带队|带领|一行|会同|陪同|[两二三四五六七八九十\d]+\s*(?:名|人|位)|同志|等人|在|于\d")
 _GROUP_PAREN = re.compile(r"(?:检查组|人员|干部|同志)[（(]([^（）()]{2,40})[)）]")
 
 
@@ -63,6 +64,15 @@ def is_enterprise(name: str) -> bool:
 def _who(text: str, verb: int) -> str:
     start = max(text.rfind(c, 0, verb) for c in "。；;\n：:，,")
     return text[start + 1: verb]
+
+
+_ROLE_NAMES = re.compile(r"(?:执法人员|检查人员|驻矿(?:盯守)?人员|监管干部|工作人员|检查组成员)[:：]?\s*(?P<n>[^，,。；;\n]{2,40})")
+
+
+def role_names(text: str) -> str | None:
+    """`执法人员马东、刘伟参加` / `检查人员赵明、钱亮` anywhere in a sentence."""
+    m = _ROLE_NAMES.search(text)
+    return who_names(m.group("n")) if m else None
 
 
 def who_names(who: str) -> str:

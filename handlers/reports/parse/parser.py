@@ -94,14 +94,17 @@ class Parser:
             loose = []
             footer = ""
         report = self._new_report(header, at)
+        summary: str | None = None
         if not records and not groups:
             records = narrative_records(body, report.unit)
+            if records:
+                header = body[: body.find(records[0].enterprise)]
             if len(records) > 1:  # `检查了A和B两家企业，未发现问题隐患`: the sentence naming them all is the summary
                 anchors = short_anchors(body, [r.enterprise for r in records])
-                header = body[: anchors[0][1]] if anchors else body
-            elif records:
-                header = body[: body.find(records[0].enterprise)]
-        if records or groups or items:
+                summary = body[: anchors[0][1]] if anchors else body
+        if summary is not None:
+            report.totals = find_totals(summary)
+        elif records or groups or items:
             report.totals = find_totals(header + "\n" + "\n".join(_FOOTER_TOTALS.findall(footer)))
         else:
             report.totals = find_totals(body)

@@ -5,7 +5,7 @@ import re
 
 from handlers.reports.parse.fields import MARKER, Field, find_fields, tidy
 from handlers.reports.parse.hazards import NONE_FOUND, RECT_START, split_hazards
-from handlers.reports.parse.mentions import find_mentions, short_anchors, who_names
+from handlers.reports.parse.mentions import find_mentions, role_names, short_anchors, who_names
 from handlers.reports.parse.model import Record
 from handlers.reports.parse.names import split_names
 
@@ -184,6 +184,9 @@ def narrative_records(body: str, unit: str | None) -> list[Record]:
         if unit and unit in who:
             who = who.split(unit, 1)[1]
         inspectors = split_names(who)
+        if not inspectors:  # `执法人员马东、刘伟参加，对…`: named earlier in the sentence or just after
+            sentence = body[max(body.rfind("。", 0, m.start), body.rfind("\n", 0, m.start)) + 1: end]
+            inspectors = split_names(role_names(sentence))
         group = []
         for name in names:
             enterprise, site = split_enterprise(name)
