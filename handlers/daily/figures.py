@@ -84,10 +84,13 @@ def registered_ids(reports: list[InspectionReport]) -> set[str | None]:
     return {r.unit_id for r in reports if r.status != NEEDS_REVIEW}
 
 
-def missing_names(directory: Directory, reports: list[InspectionReport]) -> list[str]:
-    """Names of units not reported, `（待核对）` after those whose report could not be read."""
-    reviewing = {r.unit_id for r in reports if r.status == NEEDS_REVIEW}
-    return [u.name + ("（待核对）" if u.id in reviewing else "") for u in missing_units(directory, registered_ids(reports))]
+def reviewing_ids(reports: list[InspectionReport]) -> set[str | None]:
+    """Units whose only report is 待核对 (could not be read)."""
+    return {r.unit_id for r in reports if r.status == NEEDS_REVIEW} - registered_ids(reports)
+
+
+def unit_label(unit: Unit, reviewing: set[str | None]) -> str:
+    return unit.name + ("（待核对）" if unit.id in reviewing else "")
 
 
 def by_city(directory: Directory, data: DayData) -> dict[str, Figures]:

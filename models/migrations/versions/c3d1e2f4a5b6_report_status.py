@@ -1,7 +1,7 @@
 """report status: 待核对 for reports whose parse cannot be trusted
 
 Revision ID: c3d1e2f4a5b6
-Revises: 64becca3588f
+Revises: c11a0d3e5f21
 Create Date: 2026-11-23 07:05:00
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlmodel
 
 
 revision = 'c3d1e2f4a5b6'
-down_revision = '64becca3588f'
+down_revision = 'c11a0d3e5f21'
 branch_labels = None
 depends_on = None
 
