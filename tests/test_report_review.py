@@ -6,6 +6,7 @@ from datetime import date
 
 from sqlmodel import col, select
 
+from handlers.reports.ingest import reports_to_review
 from models.reports import NEEDS_REVIEW, Hazard, InspectionReport
 from tests.conftest import both_backends
 from tests.harness import Harness
@@ -30,6 +31,8 @@ async def test_unreadable_enterprise_is_kept_as_needs_review_and_not_counted(h: 
     assert "已登记" not in msg.text and "待核对" in msg.text and "【日报模板】" in msg.text
     [rep] = await _reports(h)
     assert rep.status == NEEDS_REVIEW and rep.review_reason == "缺少受检单位" and "缺少受检单位" in rep.problems
+    async with h.app.sessions() as s:
+        assert [r.id for r in await reports_to_review(s)] == [rep.id]
     await h.say("chuzhang", "liuql", "@应急助手 今日未报")
     assert "梨树县应急管理局（待核对）" in h.expect_sent("未报").text
     # a readable re-post fixes it: registered, no longer listed
@@ -76,3 +79,14 @@ async def test_open_hazard_numbers_are_listed_as_they_are_and_per_item_deadlines
     await h.say("g-sp", "ls-bs", "@应急助手 隐患清单")
     listing = h.expect_sent("库房超量储存").text
     assert "未定期限" not in listing.split("库房超量储存")[1].split("\n")[0]
+
+
+async def test_a_table_row_without_enterprise_is_needs_review(h: Harness) -> None:
+    text = ("梨树县应急管理局3月13日监督检查日报表\n检查单位\t受检单位\t检查地点\t发现的问题隐患\t检查人员\t整改情况\n"
+            "梨树县应急管理局\t\t梨树镇\t消防器材过期\t李明、王刚\t已当场整改\n"
+            "梨树县应急管理局\t梨树县丰收粮油有限公司\t梨树镇\t\t李明、王刚\t")
+    assert await h.say("g-sp", "ls-bs", text) == "report_review"
+    msg = h.expect_sent("缺少受检单位")
+    assert "已登记" not in msg.text
+    [rep] = await _reports(h)
+    assert '未写明隐患，如无隐患请写"未发现问题隐患"' in rep.problems

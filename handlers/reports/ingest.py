@@ -131,3 +131,11 @@ async def _supersede_hazards(session: AsyncSession, report_id: int | None, actor
     await session.exec(
         update(Hazard).where(col(Hazard.report_id) == report_id).values(status="superseded")
     )
+
+
+async def reports_to_review(session: AsyncSession, since: date | None = None) -> list[InspectionReport]:
+    """Active 待核对 reports (oldest first): what the command centre still has to check or chase."""
+    q = select(InspectionReport).where(col(InspectionReport.active), InspectionReport.status == NEEDS_REVIEW)
+    if since is not None:
+        q = q.where(InspectionReport.report_date >= since)
+    return list((await session.exec(q.order_by(col(InspectionReport.posted_at)))).all())

@@ -80,6 +80,9 @@ class Parser:
             records = [record_from_fields(g) for g in groups]
             grouped = {id(f) for g in groups for f in g}
             loose = [f for f in fields if id(f) not in grouped]
+            named = [f for f in fields if f.kind == "inspectors"]
+            if len(named) == 1 and len(groups) > 1:  # one 检查人员 for several records: it is everyone's
+                loose.append(named[0])
             footer = ""
         elif items:
             header = body[: items[0][0]]
@@ -93,7 +96,7 @@ class Parser:
             records = []
             loose = []
             footer = ""
-        report = self._new_report(header, at)
+        report = self._new_report(header, at, body)
         summary: str | None = None
         if not records and not groups:
             records = narrative_records(body, report.unit)
@@ -119,14 +122,22 @@ class Parser:
         report = self._new_report(above, at)
         report.totals = find_totals(above + "\n" + below)
         records = [r for r in (record_from_row(row) for row in rows) if r]
+        # a row with findings but no 受检单位 is not silently dropped
+        unnamed = sum(1 for row in rows if not (row.get("enterprise") or "").strip()
+                      and any((row.get(k) or "").strip() not in ("", "/", "无") for k in ("hazards", "hazards_rect")))
         self._apply_shared(report, records, above, [])
         report.records = records
         self._unit_from_records(report)
-        return ParseResult("report", report, self._problems(report))
+        result = ParseResult("report", report, self._problems(report, unnamed))
+        result.review = "缺少受检单位" if unnamed else None
+        return result
 
-    def _new_report(self, header: str, at: datetime) -> Report:
+    def _new_report(self, header: str, at: datetime, body: str = "") -> Report:
         unit, region, _ = find_unit(header, self.regions)
         day = find_date(header, at)
+        last = body.rstrip().rsplit("\n", 1)[-1].strip() if body else ""
+        if day is None and 0 < len(last) <= 16:  # a date signed at the bottom: `4月14日`
+            day = find_date(last, at)
         dated = day is not None
         if day is None:
             day = self.calendar.previous_workday(at.date())

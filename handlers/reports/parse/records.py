@@ -113,9 +113,22 @@ def list_items(body: str) -> list[tuple[int, int, str]]:
         line_end = body.find("\n", m.end())
         if _lead_name(body[m.end(): line_end if line_end >= 0 else len(body)]):
             heads.append(m)
+    spans = [(m.start(), m.end()) for m in heads] or _unnumbered_heads(body)
     # numbered hazard lines inside an item (`1）配电箱无门`) stay with it: an item ends where the next one starts
-    return [(m.start(), heads[i + 1].start() if i + 1 < len(heads) else len(body),
-             body[m.end(): heads[i + 1].start() if i + 1 < len(heads) else len(body)]) for i, m in enumerate(heads)]
+    return [(start, spans[i + 1][0] if i + 1 < len(spans) else len(body),
+             body[end: spans[i + 1][0] if i + 1 < len(spans) else len(body)]) for i, (start, end) in enumerate(spans)]
+
+
+def _unnumbered_heads(body: str) -> list[tuple[int, int]]:
+    """Lines that start with an enterprise name and a colon (`辉南县金川油库：…`), when nothing is numbered."""
+    out = []
+    for m in re.finditer(r"(?m)^[ \t]*(?=\S)", body):
+        line_end = body.find("\n", m.end())
+        line = body[m.end(): line_end if line_end >= 0 else len(body)]
+        name = _lead_name(line)
+        if name and line[len(name):len(name) + 1] in ("：", ":"):
+            out.append((m.start(), m.end()))
+    return out
 
 
 def _lead_name(item: str) -> str | None:
@@ -259,7 +272,7 @@ def _narrative_body(rec: Record, after: str) -> None:
         rest = after[m.end():].lstrip("，,")
         rec.rectification = tidy(rest, keep_stop=False) or None if rest.strip("。 ") else None
         return
-    m = re.search(r"发现(?:的)?(?:问题|隐患)+[：:]", after)
+    m = re.search(r"(?:发现|存在)(?:以下|如下)?(?:的)?(?:问题|隐患)+[：:]", after)
     if m:
         rec.hazards, rec.rectification, rec.hazard_rectifications = split_hazards(after[m.end():])
         return
