@@ -35,7 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "check-config":
         from bot.commands import check_config
 
-        return check_config(args.path or Settings.from_env(os.environ).config_path)
+        env_settings = Settings.from_env(os.environ)
+        return check_config(args.path or env_settings.config_path, env_settings.database_url)
     if args.cmd == "parse":
         from bot.commands import parse_command, parse_lines
 

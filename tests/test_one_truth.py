@@ -1,11 +1,16 @@
 """Issue 11: 叫应 and the daily cycle tell one truth. One test per numbered item, on the fake clock."""
 from __future__ import annotations
 
+import pytest
 from openpyxl import load_workbook
 from sqlmodel import select
 
+from bot.app import create_app
+from bot.clock import FakeClock
+from bot.settings import Settings
 from handlers.warnings.state import board_rows, obligations
 from models.warnings import Warning
+from tests.conftest import both_backends
 from tests.harness import Harness
 from tests.test_warnings import JILIN, issue
 
@@ -32,6 +37,7 @@ async def _outputs(h: Harness, wid: int) -> dict[str, dict[str, str]]:
     return out
 
 
+@both_backends
 async def test_1_unwoken_is_the_same_in_all_five_outputs(h: Harness) -> None:
     wid = await issue(h)
     for pid in JILIN:
@@ -241,6 +247,7 @@ async def _records(h: Harness, person: str, channel: str) -> list:
                                                            CallRecord.channel == channel))).all())
 
 
+@both_backends
 async def test_2_one_call_per_number_carries_every_reason(h: Harness) -> None:
     await _silent_two(h)
     await h.tick(minutes=5, seconds=1)  # +5: jh-bb is due a call as a silent named person and as jh-yb's B角
@@ -291,6 +298,7 @@ async def test_2_ack_cancels_pending_steps_at_once(h: Harness) -> None:
     assert steps and {st.status for st in steps} == {"cancelled"}
 
 
+@both_backends
 async def test_2_no_step_runs_after_close_or_ack_even_if_read_before(h: Harness) -> None:
     from handlers.warnings.escalate import due_steps, run_batch
 
@@ -320,3 +328,47 @@ async def test_2_no_step_runs_after_close_or_ack_even_if_read_before(h: Harness)
     assert await run_batch(h.app, due, h.clock.now()) > 0
     await h.drain()
     assert h.new() == [] and len(h.app.data["call_provider"].calls) == calls
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+async def test_2_close_while_a_batch_is_paused_mid_run(settings: Settings, clock: FakeClock,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Process A has locked and claimed its steps and pauses; B's 解除 waits for it (no deadlock), and once
+    解除 is committed no step of the warning runs anywhere."""
+    import asyncio
+
+    from handlers.warnings import escalate
+
+    a, b = create_app(settings, clock=clock), create_app(settings, clock=clock)
+    await a.start(background=False)
+    await b.start(background=False)
+    try:
+        wid = await issue(Harness(a, clock))
+        clock.advance(minutes=2, seconds=5)
+        paused, go = asyncio.Event(), asyncio.Event()
+        real = escalate._run
+
+        async def slow(batch: escalate.Batch, step: object, token: str) -> object:
+            paused.set()
+            await go.wait()
+            return await real(batch, step, token)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(escalate, "_run", slow)
+        running = asyncio.create_task(escalate.escalate_due(a, clock.now()))
+        await asyncio.wait_for(paused.wait(), 10)
+        closing = asyncio.create_task(Harness(b, clock).say("chuzhang", "liwd", f"@应急助手 解除 {wid}", drain=False))
+        await asyncio.sleep(0.3)  # real time: 解除 is now waiting for A's lock on the warning
+        assert not closing.done()
+        go.set()
+        ran = await asyncio.wait_for(running, 20)
+        assert await asyncio.wait_for(closing, 20) == "warning_closed"
+        assert ran > 0  # A's steps ran before 解除 was committed; nothing is left to run after it
+        monkeypatch.setattr(escalate, "_run", real)
+        clock.advance(minutes=30)
+        assert await escalate.escalate_due(a, clock.now()) == 0 and await escalate.escalate_due(b, clock.now()) == 0
+        async with a.sessions() as s:
+            w = await s.get(Warning, wid)
+        assert w.status == "closed"
+    finally:
+        await a.stop()
+        await b.stop()

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlmodel import col, func, select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.outbox import Outbox
@@ -42,30 +42,41 @@ def request(calls: dict[tuple[str, str], Pending], kind: str, person: Any, reaso
 
 def _text(kind: str, reasons: list[Reason]) -> str:
     warnings = list({r.warning.id: r.warning for r in reasons}.values())
-    what = "；".join(f"{w.kind}{w.level}{w.type}，编号{w.id}" for w in warnings)
+    what = "；".join(f"{w.kind}：{w.level}{w.type}，编号{w.id}" for w in warnings)
     why = "；".join(dict.fromkeys(r.text for r in reasons))
     return f"应急管理{what}，请立即在工作群回复收到。（{why}）"
 
 
-async def _recent(session: AsyncSession, phone: str, since: datetime) -> int:
-    # one call serving two warnings has a row in each, at the same instant: count instants, not rows
-    return (await session.exec(select(func.count(func.distinct(CallRecord.at))).where(
-        CallRecord.phone == phone, CallRecord.channel == "voice", col(CallRecord.at) > since))).one()
+async def _history(session: AsyncSession, phones: list[str], now: datetime) -> dict[str, set[datetime]]:
+    """The instants each number was called in the last day (one query per 500 numbers, not per call).
+    One call serving two warnings has a row in each at the same instant: instants, not rows, are calls."""
+    out: dict[str, set[datetime]] = {p: set() for p in phones}
+    for i in range(0, len(phones), 500):
+        rows = await session.exec(select(CallRecord.phone, CallRecord.at).where(
+            col(CallRecord.phone).in_(phones[i:i + 500]), CallRecord.channel == "voice",
+            col(CallRecord.at) > now - timedelta(days=1)))
+        for phone, at in rows.all():
+            out[phone].add(at)  # type: ignore[index]
+    return out
 
 
 async def flush(app: Any, session: AsyncSession, outbox: Outbox, calls: dict[tuple[str, str], Pending],
                 now: datetime) -> None:
     budget = app.cfg.warnings.call_budget
+    history = await _history(session, [phone for kind, phone in calls if kind == "voice"], now)
     for (kind, phone), pending in calls.items():
         reasons, first = pending.reasons, pending.reasons[0]
         if kind == "voice":
-            if await _recent(session, phone, now - WINDOW) >= budget.per_minute:
+            def recent(ago: timedelta, phone: str = phone) -> int:
+                return sum(at > now - ago for at in history[phone])
+
+            if recent(WINDOW) >= budget.per_minute:
                 await _join_last_call(session, pending, now)
                 continue
             spent = None
             for span, limit, ago in (("小时", budget.per_hour, timedelta(hours=1)),
                                      ("天", budget.per_day, timedelta(days=1))):
-                if await _recent(session, phone, now - ago) >= limit:
+                if recent(ago) >= limit:
                     spent = f"每{span}最多{limit}次"
                     break
             if spent is not None:
