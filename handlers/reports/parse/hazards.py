@@ -48,6 +48,7 @@ def split_hazards(text: str, count: int | None = None) -> tuple[list[str], str |
         marker = _MARK.match(piece)
         body = piece[marker.end():] if marker else piece
         body, own = _own_rectification(body)
+        body = body.rstrip(" 。.；;，,")
         note = _NOTE.search(body)
         if note and note.start() > 0:
             body = body[: note.start()]

@@ -17,7 +17,7 @@ from handlers.reports.parse.fields import CORE, core_kinds, find_fields
 from handlers.reports.parse.mentions import SUFFIX, is_enterprise, short_anchors
 from handlers.reports.parse.model import ParseResult, Record, Report
 from handlers.reports.parse.names import split_names
-from handlers.reports.parse.numbers import NUM
+from handlers.reports.parse.numbers import NUM, to_int
 from handlers.reports.parse.records import (
     labelled_records,
     list_items,
@@ -111,6 +111,9 @@ class Parser:
             report.totals = find_totals(header + "\n" + "\n".join(_FOOTER_TOTALS.findall(footer)))
         else:
             report.totals = find_totals(body)
+        if len(records) == 1 and summary is None and report.totals["enterprises"] is None:
+            stated = _ONE_STATED.search(body)  # `线上抽查XX公司1家企业`: the count of the whole report
+            report.totals["enterprises"] = to_int(stated.group(1)) if stated else None
         self._apply_shared(report, records, header, loose)
         report.records = [r for r in records if r.enterprise]
         self._unit_from_records(report)
@@ -215,6 +218,7 @@ class Parser:
         return problems
 
 
+_ONE_STATED = re.compile(rf"(?<![\d其])({NUM})\s*家\s*(?:企业|单位|生产经营单位)")
 _NAMED = re.compile(r"[\u4e00-\u9fa5A-Za-z0-9]{2,30}?(?:有限公司|公司|厂|加油站|加气站|煤矿|采石场|矿|零售点|批发部|油库|储备库)")
 _HAZARD_TEXT = re.compile(rf"(?<![未没])发现(?!(?:的)?(?:各类|一般|安全)?(?:问题|隐患)+\s*(?:{NUM}|[，。,；;：:]|$))[^，。；;\n]{{4,}}")
 

@@ -238,7 +238,11 @@ def _labelled_inspectors(records: list[Record], body: str) -> None:
 
 
 def _narrative_hazards(rec: Record, after: str, detail: bool = False) -> None:
-    fields = [f for f in find_fields(after) if f.kind in ("inspectors", "rectification", "location")]
+    kinds = ("inspectors", "rectification", "location", "hazards", "hazards_rect")
+    # a `发现…：` list is read by _narrative_body below, which keeps the rectification sentence as written
+    fields = [f for f in find_fields(after) if f.kind in kinds
+              and not (f.kind == "hazards" and "发现" in after[f.start:f.start + 8] and "检查发现" not in after[f.start:f.start + 8])]
+    tail_hazards = False
     if fields:  # `…已责令限期整改。检查人员：朴光明、崔永哲`: labelled tails belong to the record
         after = after[: fields[0].start]
         tail = record_from_fields(fields)
@@ -246,8 +250,12 @@ def _narrative_hazards(rec: Record, after: str, detail: bool = False) -> None:
         rec.location = tail.location or rec.location
         if tail.rectification:
             rec.rectification = tail.rectification
+        if tail.hazards:  # `执法人员：…。检查发现：1.…；2.…`
+            rec.hazards, rec.hazard_rectifications, tail_hazards = tail.hazards, tail.hazard_rectifications, True
     own_rect = rec.rectification
-    if detail and not re.search(r"发现", after):
+    if tail_hazards:
+        pass
+    elif detail and not re.search(r"发现", after):
         rec.hazards, rect, rec.hazard_rectifications = split_hazards(after)
         rec.rectification = rect
     else:
