@@ -13,7 +13,7 @@ from bot.workdays import WorkCalendar
 from handlers.reports.parse import classify
 from handlers.reports.parse.dates import find_date
 from handlers.reports.parse.domain import decide, label_domain
-from handlers.reports.parse.fields import CORE, core_kinds, find_fields
+from handlers.reports.parse.fields import CORE, Field, core_kinds, find_fields
 from handlers.reports.parse.mentions import SUFFIX, is_enterprise, short_anchors
 from handlers.reports.parse.model import ParseResult, Record, Report
 from handlers.reports.parse.names import split_names
@@ -52,16 +52,17 @@ class Parser:
         if table is not None:
             return self._table_report(*table, at)
         body = classify.strip_ack_prefix(t)
-        if not self.looks_like_report(body):
+        fields = find_fields(body)  # once: the probe and the parse read the same labels
+        if not self.looks_like_report(body, fields):
             return ParseResult("ack" if classify.is_ack(t) else "chatter")
-        return self._report(body, at)
+        return self._report(body, at, fields)
 
     def parse_xlsx(self, path: Path, caption: str, at: datetime) -> ParseResult:
         title, rows, after = read_xlsx(path)
         return self._table_report(f"{caption}\n{title}".strip(), rows, after, at.astimezone(TZ))
 
-    def looks_like_report(self, t: str) -> bool:
-        fields = find_fields(t)
+    def looks_like_report(self, t: str, fields: list[Field] | None = None) -> bool:
+        fields = find_fields(t) if fields is None else fields
         if len(core_kinds(fields) & set(CORE)) >= 2 and "enterprise" in core_kinds(fields):
             return True
         if not _INSPECTION.search(t):
@@ -71,8 +72,7 @@ class Parser:
         return bool(_ENTERPRISE.search(t) and _FINDING.search(t)) and len(t) >= 15
 
     # -- shapes
-    def _report(self, body: str, at: datetime) -> ParseResult:
-        fields = find_fields(body)
+    def _report(self, body: str, at: datetime, fields: list[Field]) -> ParseResult:
         groups = labelled_records(fields)
         items = [] if groups else list_items(body)
         if groups:
@@ -81,8 +81,8 @@ class Parser:
             grouped = {id(f) for g in groups for f in g}
             loose = [f for f in fields if id(f) not in grouped]
             named = [f for f in fields if f.kind == "inspectors"]
-            if len(named) == 1 and len(groups) > 1:  # one 检查人员 for several records: it is everyone's
-                loose.append(named[0])
+            if len(named) == 1 and len(groups) > 1 and _footer(body, groups[-1], named[0]):
+                loose.append(named[0])  # one 检查人员 below all the records: it is everyone's
             footer = ""
         elif items:
             header = body[: items[0][0]]
@@ -118,7 +118,7 @@ class Parser:
         report.records = [r for r in records if r.enterprise]
         self._unit_from_records(report)
         result = ParseResult("report", report, self._problems(report, len(records) - len(report.records)))
-        result.review = _unsure(body, report, len(records) - len(report.records))
+        result.review = _unsure(body, fields, report, len(records) - len(report.records))
         return result
 
     def _table_report(self, above: str, rows: list[dict[str, str]], below: str, at: datetime) -> ParseResult:
@@ -223,19 +223,31 @@ _NAMED = re.compile(r"[\u4e00-\u9fa5A-Za-z0-9]{2,30}?(?:有限公司|公司|厂|
 _HAZARD_TEXT = re.compile(rf"(?<![未没])发现(?!(?:的)?(?:各类|一般|安全)?(?:问题|隐患)+\s*(?:{NUM}|[，。,；;：:]|$))[^，。；;\n]{{4,}}")
 
 
-def _unsure(body: str, report: Report, unnamed: int) -> str | None:
+def _footer(body: str, last: list[Field], field: Field) -> bool:
+    """A label closing the message after a blank line, or after the last record's 整改情况 (the template puts
+    检查人员 before it), is a footer for every record."""
+    if field is not last[-1]:
+        return False
+    before = last[-2] if len(last) > 1 else None
+    gap = body[before.start if before else 0: field.start]
+    return bool(re.search(r"\n[ \t]*\n\s*$", gap)) or any(f.kind == "rectification" for f in last[:-1])
+
+
+def _unsure(body: str, fields: list[Field], report: Report, unnamed: int) -> str | None:
     """A report that names enterprises or hazards but yields no records, or fewer than it states, is not trusted."""
-    named = [n for n in _NAMED.findall(body) if is_enterprise(n)]
     if unnamed:
         return "缺少受检单位"
+    stated = report.totals.get("enterprises")
+    if report.records and not (stated and len(report.records) < stated):
+        return None  # the common case: nothing to doubt, no need to look for names
+    named = [n for n in _NAMED.findall(body) if is_enterprise(n)]
     if not report.records:
         if named:
             return f"未能读出受检单位（文中提到{named[0]}）"
-        if _HAZARD_TEXT.search(body) or any(f.kind == "hazards" and f.value.strip() for f in find_fields(body)):
+        if _HAZARD_TEXT.search(body) or any(f.kind == "hazards" and f.value.strip() for f in fields):
             return "未能读出受检单位和隐患明细"
         return None
-    stated = report.totals.get("enterprises")
-    if stated and len(report.records) < stated and len(set(named)) > len(report.records):
+    if len(set(named)) > len(report.records):
         return f"只读出{len(report.records)}家企业，少于所报{stated}家"
     return None
 
