@@ -67,12 +67,15 @@ async def serve(settings: Settings, transport: str) -> int:
     from aiohttp import web
 
     from bot.app import create_app
+    from bot.clock import DemoClock
     from bot.config import ConfigError
     from bot.transports.factory import transport_factories
     from bot.web.app import create_web
 
     try:
-        app = create_app(settings, transports=transport_factories(transport, os.environ))
+        # the simulator demo gets a clock the console can move forward; a real transport keeps the system clock
+        clock = DemoClock() if transport == "sim" else None
+        app = create_app(settings, clock=clock, transports=transport_factories(transport, os.environ))
     except ConfigError as e:
         print("配置有误：\n" + str(e), file=sys.stderr)
         return 1

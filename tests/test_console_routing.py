@@ -150,3 +150,28 @@ async def test_stale_or_bad_edits_change_nothing(h: Harness) -> None:
                                                                     "changes": '{"account": "a3"}'})
         assert no_csrf.status == 403
         assert d.groups["g-jl"].account == "default" and await _audit_count(h) == 0
+
+
+async def test_rooms_the_gateway_lists_are_offered_for_binding(h: Harness) -> None:
+    class Gateway:  # what the Wechaty transport keeps: room id → topic
+        def __init__(self) -> None:
+            self.rooms = {"5566@chatroom": "全省防汛叫应群", "7788@chatroom": "吉林市应急工作群（微信）"}
+
+        async def stop(self) -> None:
+            pass
+
+    h.app.transports[("wechaty", "a1")] = Gateway()
+    h.app.directory.bind_group("wechaty", "7788@chatroom", "g-jl")
+    async with console_client(h.app) as client:
+        await log_in(client, h.app, "shenlx")
+        rooms = visible(await (await client.get("/console/routing")).text()).split("尚未绑定的群聊")[1]
+        assert "微信 全省防汛叫应群" in rooms and "7788@chatroom" not in rooms
+
+
+async def test_admin_cannot_remove_their_own_admin_role(h: Harness) -> None:
+    async with console_client(h.app) as client:
+        csrf = await log_in(client, h.app, "shenlx")
+        resp = await client.post("/console/routing/preview", data={
+            "csrf_token": csrf, "kind": "person", "id": "shenlx", "unit": "zhzx", "roles": "duty_officer"})
+        assert resp.status == 403 and "不能取消自己的管理员角色" in visible(await resp.text())
+        assert "admin" in h.app.directory.people["shenlx"].roles

@@ -152,7 +152,7 @@ async def edit_person(request: web.Request) -> web.Response:
 
 def _changes(d: Directory, form: Any) -> tuple[str, str, dict[str, Any]] | str:
     kind, config_id = str(form.get("kind", "")), str(form.get("id", ""))
-    if kind not in routing.FIELDS or (kind, config_id) not in d.seed:
+    if kind not in routing.FIELDS or not d.has(kind, config_id):
         return "没有要修改的群或人员。"
     if form.get("changes"):
         try:
