@@ -19,8 +19,9 @@ RECT_START = re.compile(
 # a note after one hazard: `（当场整改）`, `（已整改）`, `（限期3日整改）`
 _NOTE = re.compile(r"\s*[（(](?P<n>(?![未没不])[^（）()]*?(?:整改|当场|现场|限期|责令|立行立改|完成|清理|更换|修复|处理)[^（）()]*)[)）]\s*$")
 _STATED = re.compile(rf"\s*等?\s*(?P<n>{NUM})\s*[处项条个](?:问题|隐患|安全隐患)+(?=\s*(?:[，,。；;]|$))")
+_LEAD_COUNT = re.compile(rf"^\s*发现(?:的)?(?:问题)?(?:隐患)?(?:问题)?\s*(?P<n>{NUM})\s*[处项条个](?:问题)?(?:隐患)?\s*[:：,，]\s*")
 _MARK = re.compile(rf"^\s*{MARKER}\s*")
-_BREAK = re.compile(rf"(?:(?<=^)|(?<=[；;。\n\s]))\s*(?={MARKER})|[；;\n]|。(?=\s*\S)")
+_BREAK = re.compile(rf"(?:(?<=^)|(?<=[；;。\n\s]))\s*(?={MARKER})|[；;\n]|。(?=\s*\S)|(?<![\d.])\.(?=\s*[^\d\s])")
 
 
 def split_hazards(text: str, count: int | None = None) -> tuple[list[str], str | None, list[str | None]]:
@@ -31,6 +32,10 @@ def split_hazards(text: str, count: int | None = None) -> tuple[list[str], str |
     if NONE_FOUND.match(text):
         rest = text[NONE_FOUND.match(text).end():].strip(" ，,。")
         return [], (rest if RECT_START.match(rest) else None), []
+    lead = _LEAD_COUNT.match(text)
+    if lead:  # `发现隐患2处,罐区防火堤破损,…`
+        count = count or to_int(lead.group("n"))
+        text = text[lead.end():]
     stated = _STATED.search(text)
     if stated and stated.start() > 0:  # `有限空间未设置警示标识、筒仓作业未审批2处问题`
         count = count or to_int(stated.group("n"))

@@ -99,10 +99,10 @@ class Parser:
         report = self._new_report(header, at, body)
         summary: str | None = None
         if not records and not groups:
-            records = narrative_records(body, report.unit)
+            records, shared = narrative_records(body, report.unit)
             if records:
                 header = body[: body.find(records[0].enterprise)]
-            if len(records) > 1:  # `检查了A和B两家企业，未发现问题隐患`: the sentence naming them all is the summary
+            if len(records) > 1 and shared:  # `检查了A和B两家企业，未发现问题隐患`: the sentence naming them all is the summary
                 anchors = short_anchors(body, [r.enterprise for r in records])
                 summary = body[: anchors[0][1]] if anchors else body
         if summary is not None:

@@ -178,9 +178,10 @@ def _unlabelled_inspectors(free: str) -> tuple[str, list[str]]:
     return (free[: m.start()], names) if names else (free, [])
 
 
-def narrative_records(body: str, unit: str | None) -> list[Record]:
+def narrative_records(body: str, unit: str | None) -> tuple[list[Record], bool]:
     """`双辽市应急管理局谢春林、蒋文杰对双辽市鑫达木业有限公司开展…检查，发现…2处隐患，已下达…`; also several
-    enterprises in one sentence (`检查了A和B两家企业`), each detailed later under a short name (`A：…。B：…`)."""
+    enterprises in one sentence (`检查了A和B两家企业`), each detailed later under a short name (`A：…。B：…`).
+    Also says whether one sentence named several enterprises (its counts are then the report's totals)."""
     mentions = find_mentions(body)
     records: list[Record] = []
     seen: set[str] = set()
@@ -211,7 +212,7 @@ def narrative_records(body: str, unit: str | None) -> list[Record]:
             _shared_details(group, after)
         records.extend(group)
     _labelled_inspectors(records, body)
-    return records
+    return records, any(len(m.names) > 1 for m in mentions)
 
 
 def _shared_details(group: list[Record], after: str) -> None:
