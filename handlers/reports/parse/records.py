@@ -255,8 +255,8 @@ def _narrative_hazards(rec: Record, after: str, detail: bool = False) -> None:
             rec.hazards, rec.hazard_rectifications, tail_hazards = tail.hazards, tail.hazard_rectifications, True
     own_rect = rec.rectification
     if tail_hazards:
-        pass
-    elif detail and not re.search(r"发现", after):
+        return
+    if detail and not re.search(r"发现", after):
         rec.hazards, rect, rec.hazard_rectifications = split_hazards(after)
         rec.rectification = rect
     else:
