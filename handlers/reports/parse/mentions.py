@@ -21,7 +21,7 @@ _AFTER = rf"(?=\s*{_PLACE}\s*(?:等)?\s*(?:{NUM}\s*[家处个户])?\s*(?:企业|
 MENTION = re.compile(rf"{_VERB}\s*(?P<list>{_NAME}(?:\s*{_SEP}\s*{_NAME})*){_AFTER}")
 _NOT_ENTERPRISE = re.compile(r"\d+\s*家|[一二三四五六七八九十两]家|辖区|全市|全县|全区|各|重点|相关|部分|上述|以上|所属|有关|企业$|单位$")
 # who inspected: the words right before the verb
-_CUT = re.compile(r"参加|参与|随|线上|线下|通过|采取|采用|先后|分别|一同|共同|联合|带队|带领|一行|会同|陪同|[两二三四五六七八九十\d]+\s*(?:名|人|位)|同志|等人|在|于\d")
+_CUT = re.compile(r"参加|参与|随|线上|线下|通过|采取|采用|先后|分别|一同|共同|联合|一行|会同|陪同|[两二三四五六七八九十\d]+\s*(?:名|人|位)|同志|等人|在|于\d")
 _GROUP_PAREN = re.compile(r"(?:检查组|人员|干部|同志)[（(]([^（）()]{2,40})[)）]")
 
 
@@ -80,6 +80,9 @@ def who_names(who: str) -> str:
     if m:
         return m.group(1)
     who = re.sub(r"^.*?(?:我局|我厅|本局|我队|我处)", "", who)
+    # `队长刘洋带领陈晨、孙悦`: the leader and the led are all inspectors; titles are not names
+    who = re.sub(r"带领|率领|带队", "、", who)
+    who = re.sub(r"[\u4e00-\u9fa5]{0,8}?(?:大队长|副队长|队长|副局长|局长|副科长|科长|股长|处长|主任|组长|站长|所长)", "、", who)
     cut = _CUT.search(who)
     return who[: cut.start()] if cut else who
 

@@ -146,7 +146,7 @@ def record_from_item(item: str) -> Record:
     """`1.XX公司：问题…。检查人员：…` or `一、XX公司，地点:…，问题:…`."""
     name = _lead_name(item) or ""
     rest = item[len(item) - len(item.lstrip()) + len(name):].lstrip("：:，, —")
-    enterprise, site = split_enterprise(name)
+    enterprise, site = split_enterprise(re.sub(r"^\s*(?:检查了?|抽查了?|督查了?|对)", "", name))
     fields = find_fields(rest)
     free_end = fields[0].start if fields else len(rest)
     free = rest[:free_end].strip(" ，,")
@@ -276,7 +276,8 @@ def _narrative_body(rec: Record, after: str) -> None:
     if m and len(m.group("h")) > 3:
         from handlers.reports.parse.numbers import to_int
 
-        hazards, _, per = split_hazards(m.group("h"), to_int(m.group("n")))
+        h = re.sub(r"^(?:该企业|该单位|该公司|该矿|该站|企业)?(?:存在|有)", "", m.group("h"))
+        hazards, _, per = split_hazards(h, to_int(m.group("n")))
         rec.hazards, rec.hazard_rectifications = hazards, per
         rest = after[m.end():].lstrip("，,")
         rec.rectification = tidy(rest, keep_stop=False) or None if rest.strip("。 ") else None
