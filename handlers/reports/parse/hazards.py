@@ -18,10 +18,12 @@ RECT_START = re.compile(
 )
 # a note after one hazard: `（当场整改）`, `（已整改）`, `（限期3日整改）`
 _NOTE = re.compile(r"\s*[（(](?P<n>(?![未没不])[^（）()]*?(?:整改|当场|现场|限期|责令|立行立改|完成|清理|更换|修复|处理)[^（）()]*)[)）]\s*$")
-_STATED = re.compile(rf"\s*等?\s*(?P<n>{NUM})\s*[处项条个](?:问题|隐患|安全隐患)+(?=\s*(?:[，,。；;]|$))")
-_LEAD_COUNT = re.compile(rf"^\s*发现(?:的)?(?:问题)?(?:隐患)?(?:问题)?\s*(?P<n>{NUM})\s*[处项条个](?:问题)?(?:隐患)?\s*[:：,，]\s*")
+_STATED = re.compile(rf"\s*(?:[，,]\s*(?:共|共计)|等|共)?\s*(?P<n>{NUM})\s*[处项条个](?:问题|隐患|安全隐患)*(?=\s*(?:[，,。；;]|$))")
+_ETC = re.compile(r"等(?:问题|隐患|安全隐患|情况)+\s*[。.]?$")
+_LEAD_COUNT = re.compile(rf"^\s*发现(?:的)?(?:问题)?(?:隐患)?(?:问题)?\s*(?P<n>{NUM})\s*[处项条个](?:问题)?(?:隐患)?\s*[:：,，]"
+                         r"\s*(?:(?:分别|具体|主要)(?:是|为|如下)?[:：]?)?\s*")
 _MARK = re.compile(rf"^\s*{MARKER}\s*")
-_BREAK = re.compile(rf"(?:(?<=^)|(?<=[；;。\n\s]))\s*(?={MARKER})|[；;\n]|。(?=\s*\S)|(?<![\d.])\.(?=\s*[^\d\s])")
+_BREAK = re.compile(rf"(?:(?<=^)|(?<=[；;。\n\s]))\s*(?={MARKER})|(?<=[^\s；;。])(?=[①-⑳])|[；;\n]|。(?=\s*\S)|(?<![\d.])\.(?=\s*[^\d\s])")
 
 
 def split_hazards(text: str, count: int | None = None) -> tuple[list[str], str | None, list[str | None]]:
@@ -53,7 +55,7 @@ def split_hazards(text: str, count: int | None = None) -> tuple[list[str], str |
         marker = _MARK.match(piece)
         body = piece[marker.end():] if marker else piece
         body, own = _own_rectification(body)
-        body = body.rstrip(" 。.；;，,")
+        body = _ETC.sub("", body.rstrip(" 。.；;，,"))
         note = _NOTE.search(body)
         if note and note.start() > 0:
             body = body[: note.start()]
@@ -65,7 +67,7 @@ def split_hazards(text: str, count: int | None = None) -> tuple[list[str], str |
         if clause and rest is not None:
             body = clause
             rect_parts.append(rest)
-        body = body.strip(" 。.；;，,")
+        body = _ETC.sub("", body.strip(" 。.；;，,")).strip()
         if body:
             hazards.append(body)
             per.append(f"{marker.group().strip() if marker else ''}{own}" if own else None)

@@ -10,13 +10,15 @@ from handlers.reports.parse.model import Record
 from handlers.reports.parse.names import split_names
 
 ITEM = re.compile(rf"(?m)^[ \t]*(?P<m>{MARKER})[ \t]*")
+_INLINE_ITEM = re.compile(rf"(?<=[：:])[ \t]*(?P<m>{MARKER})[ \t]*")  # `XX局6月15日：1.XX公司，…` on one line
 ENTERPRISE_END = re.compile(
     r"(?:有限责任公司|股份有限公司|有限公司|分公司|公司|集团|厂|加油站|加气站|站|煤矿|矿|采石场|场|学校|小学|中学|幼儿园|医院|卫生院|"
     r"养老院|敬老院|福利院|项目部|项目|合作社|商店|超市|商场|酒店|宾馆|仓库|库|中心|景区|工地|店|行|社)$"
 )
 _TAG = re.compile(r"[（(]([^（）()]{1,20})[）)]\s*$")
 _DOMAIN_TAG = re.compile(r"涉氨|粉尘|有限空间|危化|化工|加油|煤|非煤|矿|烟花|工贸|冶金|有色|建材|使用|经营|生产|储存|重点|一般|规上|规下")
-_NARR_HAZ_AFTER = re.compile(r"发现(?:的)?(?:问题)?(?:隐患)?(?:问题)?\s*(?P<n>\d+|[一二三四五六七八九十两]+)\s*[处项条个](?:问题)?(?:隐患)?\s*[:：]")
+_NARR_HAZ_AFTER = re.compile(r"发现(?:的)?(?:问题)?(?:隐患)?(?:问题)?\s*(?P<n>\d+|[一二三四五六七八九十两]+)\s*[处项条个](?:问题)?(?:隐患)?"
+                             r"\s*(?:[，,]\s*(?:分别|具体|主要)(?:是|为|如下)?)?\s*[:：]")
 _NARR_HAZ_BEFORE = re.compile(r"发现(?P<h>.+?)(?:等)?\s*(?P<n>\d+|[一二三四五六七八九十两]+)\s*[处项条个](?:问题)?(?:隐患)?(?:问题)?")
 
 
@@ -108,15 +110,21 @@ def labelled_records(fields: list[Field]) -> list[list[Field]]:
 
 def list_items(body: str) -> list[tuple[int, int, str]]:
     """Numbered items (1. / 一、 / （1） / ①) at line starts that begin with an enterprise name."""
-    heads = []
-    for m in ITEM.finditer(body):
-        line_end = body.find("\n", m.end())
-        if _lead_name(body[m.end(): line_end if line_end >= 0 else len(body)]):
-            heads.append(m)
+    heads = _heads(body, ITEM) or _heads(body, _INLINE_ITEM)
     spans = [(m.start(), m.end()) for m in heads] or _unnumbered_heads(body)
+
     # numbered hazard lines inside an item (`1）配电箱无门`) stay with it: an item ends where the next one starts
     return [(start, spans[i + 1][0] if i + 1 < len(spans) else len(body),
              body[end: spans[i + 1][0] if i + 1 < len(spans) else len(body)]) for i, (start, end) in enumerate(spans)]
+
+
+def _heads(body: str, pattern: re.Pattern[str]) -> list[re.Match[str]]:
+    heads = []
+    for m in pattern.finditer(body):
+        line_end = body.find("\n", m.end())
+        if _lead_name(body[m.end(): line_end if line_end >= 0 else len(body)]):
+            heads.append(m)
+    return heads
 
 
 def _unnumbered_heads(body: str) -> list[tuple[int, int]]:
@@ -285,6 +293,13 @@ def _narrative_body(rec: Record, after: str) -> None:
     m = re.search(r"(?:发现|存在)(?:以下|如下)?(?:的)?(?:问题|隐患)+[：:]", after)
     if m:
         rec.hazards, rec.rectification, rec.hazard_rectifications = split_hazards(after[m.end():])
+        return
+    m = re.search(r"(?:经查|经检查|检查发现)[，,:：]?\s*(?:该企业|该单位|该公司)?(?P<h>[^。\n]+?[，,]\s*(?:共|共计)\s*(?P<n>\d+|[一二三四五六七八九十两]+)"
+                  r"\s*[处项条](?:问题|隐患)*)", after)
+    if m:  # `经查，该企业A，B，共2处隐患`
+        rec.hazards, _, rec.hazard_rectifications = split_hazards(m.group("h"))
+        rest = after[m.end():].strip(" 。，,")
+        rec.rectification = tidy(rest, keep_stop=False) if rest and RECT_START.match(rest) else None
         return
     m = re.search(r"(?<![未没])发现(?P<h>[^。\n]+)", after)
     if m and not NONE_FOUND.match(m.group("h")):
