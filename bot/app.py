@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +54,7 @@ class App:
     tasks: set[asyncio.Task] = field(default_factory=set)
     log: Any = None
     redis_state: Any = None
+    parse_pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(2, thread_name_prefix="parse"))
     _work: asyncio.Queue | None = None
     _inflight: set[int] = field(default_factory=set)
 
@@ -196,6 +198,7 @@ class App:
         await asyncio.gather(*self.tasks, return_exceptions=True)
         for t in self.transports.values():
             await t.stop()
+        self.parse_pool.shutdown(wait=False, cancel_futures=True)
         if self.redis is not None:
             await self.redis.aclose()
         await self.engine.dispose()
@@ -240,6 +243,7 @@ def create_app(
         "chat_locks": ChatLocks(),
         "log": app.log,
         "startup": [],
+        "prepare": [],
         "calendar": WorkCalendar(cfg.schedule.extra_workdays, cfg.schedule.extra_holidays),
         "web_routes": [],
         "call_provider": provider,

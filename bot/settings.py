@@ -19,7 +19,10 @@ class Settings(BaseModel):
     api_token: str | None = None
     api_token_owner: str | None = None  # the configured person BOT_API_TOKEN speaks for
     sim_web: bool = False  # the /sim page: `make run` (demo) or BOT_SIM=1; then bound to 127.0.0.1
-    allowed_hosts: list[str] = []  # extra Host names the web answers to (loopback always)
+    allowed_hosts: list[str] = []
+    parse_budget_s: float = 2.0  # reading one report (text or workbook), off the event loop
+    max_text_chars: int = 100_000
+    max_report_rows: int = 3_000  # extra Host names the web answers to (loopback always)
     scheduler: bool = True
     log_json: bool = False
 

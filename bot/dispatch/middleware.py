@@ -10,6 +10,7 @@ from typing import Any
 import structlog
 from sqlmodel import update
 
+from bot.audit import audit
 from bot.dispatch.dispatcher import Next
 from bot.dispatch.intake import store_one
 from bot.events import InboundMessage
@@ -91,6 +92,14 @@ async def chat_lock(nxt: Next, event: InboundMessage, data: dict[str, Any]) -> s
         return await nxt(event, data)
 
 
+async def prepare(nxt: Next, event: InboundMessage, data: dict[str, Any]) -> str:
+    """Slow read-only work (reading a report) before the unit of work opens: SQLite's single writer is
+    not held meanwhile. Capabilities register hooks in data["prepare"]."""
+    for hook in data.get("prepare", ()):
+        await hook(event, data)
+    return await nxt(event, data)
+
+
 async def unit_of_work(nxt: Next, event: InboundMessage, data: dict[str, Any]) -> str:
     """One DB session around the handler; its outbox rows commit with its changes."""
     async with transaction(data["sessions"]) as session:
@@ -99,9 +108,19 @@ async def unit_of_work(nxt: Next, event: InboundMessage, data: dict[str, Any]) -
         data["outbox"] = outbox
         outcome = await nxt(event, data)
         await _set_outcome(session, data, outcome, None)
+        if outcome.endswith("_denied"):
+            _audit_refusal(session, event, data, outcome)
     if outbox.count:
         data["outbox_sender"].wake()
     return outcome
+
+
+def _audit_refusal(session: Any, event: InboundMessage, data: dict[str, Any], outcome: str) -> None:
+    """Every refused command is in the audit log too: who tried what, where."""
+    person = data.get("person")
+    actor = person.id if person is not None else f"{event.transport}:{event.sender_id}"
+    audit(session, actor, f"denied:{data.get('handler') or outcome}", event.received_at, outcome=outcome,
+          chat=event.chat_id, text=event.text[:200], raw=data.get("raw_id"))
 
 
 async def _set_outcome(session: Any, data: dict[str, Any], outcome: str, error: str | None) -> None:
@@ -166,4 +185,4 @@ class RedisDedup(MemoryDedup):
             self.state.ok()
 
 
-DEFAULT_CHAIN = (log_context, store_raw, errors, identify, chat_lock, unit_of_work)
+DEFAULT_CHAIN = (log_context, store_raw, errors, identify, chat_lock, prepare, unit_of_work)

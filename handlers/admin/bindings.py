@@ -14,6 +14,7 @@ from bot.dispatch import Router
 from bot.dispatch.filters import Command
 from bot.events import InboundMessage
 from bot.outbox import Outbox
+from bot.scope import PRIVILEGED, covers, province_wide, scope_name
 from models.core import Binding
 from models.db import transaction
 
@@ -75,6 +76,10 @@ async def bind_room(event: InboundMessage, args: str, person: Person | None, dir
         outbox.reply(event, f"没找到对应的群配置。格式：绑定本群 区域 吉林市 / 绑定本群 省安委办 / 绑定本群 处长。已配置：{names}…")
         return "bind_bad"
     assert person is not None
+    inside = covers(directory, person, group.region) if group.role == "region" else province_wide(directory, person)
+    if not inside:
+        outbox.reply(event, f"您是{scope_name(directory, person)}的管理员，不能把本群绑定为{group.name}。")
+        return "bind_denied"
     await _save(session, Binding(transport=event.transport, kind="group", transport_id=event.chat_id, config_id=group.id,
                                  bound_by=person.id, bound_at=event.received_at))
     directory.bind_group(event.transport, event.chat_id, group.id)
@@ -107,6 +112,11 @@ async def bind_member(event: InboundMessage, args: str, person: Person | None, d
         return "bind_bad"
     target = candidates[0]
     assert person is not None
+    if not covers(directory, person, directory.region_of(target)) or (
+            PRIVILEGED & set(target.roles) and not province_wide(directory, person)):
+        outbox.reply(event, f"您是{scope_name(directory, person)}的管理员，不能绑定{directory.display(target)}"
+                            f"（{'、'.join(ROLE_NAMES.get(r, r) for r in target.roles) or '无角色'}）。请省级管理员办理。")
+        return "bind_denied"
     await _save(session, Binding(transport=event.transport, kind="person", transport_id=targets[0], config_id=target.id,
                                  bound_by=person.id, bound_at=event.received_at))
     directory.bind_person(event.transport, targets[0], target.id)
