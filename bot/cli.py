@@ -1,4 +1,4 @@
-"""`python -m bot run | check-config [PATH] | parse --at T --json FILE | migrate`."""
+"""`python -m bot run | check-config [PATH] | parse --at T --json FILE | migrate | login-link PERSON_ID`."""
 from __future__ import annotations
 
 import argparse
@@ -33,6 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     token.add_argument("target", nargs="?", help="create：人员编号（配置中的 id）；revoke：令牌编号")
     token.add_argument("--label", default="", help="备注，如“气象台接口”")
     token.add_argument("--config", type=Path)
+    link = sub.add_parser("login-link", help="为某人生成一次性控制台登录链接和登录码（5分钟内有效）")
+    link.add_argument("person_id")
+    link.add_argument("--config", type=Path)
     args = parser.parse_args(argv)
     if args.cmd == "check-config":
         from bot.commands import check_config
@@ -53,6 +56,10 @@ def main(argv: list[str] | None = None) -> int:
         from bot.commands import migrate_only
 
         return asyncio.run(migrate_only(settings))
+    if args.cmd == "login-link":
+        from bot.commands import login_link
+
+        return asyncio.run(login_link(settings, args.person_id))
     from bot.logging import setup_logging
 
     setup_logging(json=settings.log_json)

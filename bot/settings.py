@@ -19,12 +19,14 @@ class Settings(BaseModel):
     api_token: str | None = None
     api_token_owner: str | None = None  # the configured person BOT_API_TOKEN speaks for
     sim_web: bool = False  # the /sim page: `make run` (demo) or BOT_SIM=1; then bound to 127.0.0.1
-    allowed_hosts: list[str] = []
+    allowed_hosts: list[str] = []  # extra Host names the web answers to (loopback always)
     parse_budget_s: float = 2.0  # reading one report (text or workbook), off the event loop
     max_text_chars: int = 100_000
-    max_report_rows: int = 3_000  # extra Host names the web answers to (loopback always)
+    max_report_rows: int = 3_000
     scheduler: bool = True
     log_json: bool = False
+    session_key: str | None = None  # the console cookie key (Fernet); else generated once under var_dir
+    public_url: str | None = None  # the console's address in login links; else http://host:port
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], **overrides: object) -> Settings:
@@ -38,6 +40,8 @@ class Settings(BaseModel):
             "BOT_VAR_DIR": "var_dir",
             "BOT_API_TOKEN": "api_token",
             "BOT_API_TOKEN_OWNER": "api_token_owner",
+            "BOT_SESSION_KEY": "session_key",
+            "BOT_PUBLIC_URL": "public_url",
         }
         for env_key, field in keys.items():
             if env.get(env_key):
@@ -50,6 +54,9 @@ class Settings(BaseModel):
         settings = cls.model_validate(values)
         settings.database_url = async_url(settings.database_url)
         return settings
+
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
 
 def async_url(url: str) -> str:

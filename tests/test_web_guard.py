@@ -33,6 +33,7 @@ def origin(c: TestClient) -> str:
 
 
 async def test_the_simulator_is_off_unless_asked_for(app: App) -> None:
+    app.settings.sim_web = False  # the default outside `make run`
     c = TestClient(TestServer(create_web(app)))
     await c.start_server()
     try:

@@ -1,7 +1,7 @@
 """raw message meta and original bytes; personal API tokens
 
 Revision ID: c10a7e5b2d41
-Revises: 904b4f608bc8
+Revises: 64becca3588f
 Create Date: 2026-11-23 06:10:00
 """
 from alembic import op
@@ -11,7 +11,7 @@ import models.types
 
 
 revision = 'c10a7e5b2d41'
-down_revision = '904b4f608bc8'
+down_revision = '64becca3588f'
 branch_labels = None
 depends_on = None
 
