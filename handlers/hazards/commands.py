@@ -16,6 +16,7 @@ from bot.dispatch.filters import Command
 from bot.events import InboundMessage
 from bot.outbox import Outbox
 from bot.scope import covers
+from bot.xlsx import safe_row
 from handlers.daily.commentary import domain_in
 from models.reports import Hazard, HazardEvent
 
@@ -54,7 +55,7 @@ async def close(event: InboundMessage, args: str, person: Person | None, session
         outbox.reply(event, f"#{hz.id} 已是{'销号' if hz.status == 'closed' else '已更正作废'}状态，无需重复操作。")
         return "close_done"
     if not may_close(person, hz, directory):
-        outbox.reply(event, f"#{hz.id} 属于{hz.region}，只有该单位报送员、{hz.domain or '该领域'}处长或{hz.region}的管理员可以销号。")
+        outbox.reply(event, f"#{hz.id} 属于{hz.region}，只有该单位报送员或{hz.domain or '该领域'}处长可以销号（管理员限本地区）。")
         return "close_denied"
     if len(note) < 2:
         outbox.reply(event, f"请写明整改说明，如：销号 {hz.id} 已更换报警器并检定合格")
@@ -103,8 +104,8 @@ def _write(rows: list[Hazard], path: Any) -> None:
     wb = Workbook()
     ws = wb.active
     ws.title = "未整改隐患"
-    ws.append(["编号", "地区", "企业", "领域", "隐患", "发现日期", "整改期限", "整改要求"])
+    ws.append(safe_row(["编号", "地区", "企业", "领域", "隐患", "发现日期", "整改期限", "整改要求"]))
     for h in rows:
-        ws.append([h.id, h.region, h.enterprise, h.domain, h.text, h.found_on, h.deadline, h.rectification])
+        ws.append(safe_row([h.id, h.region, h.enterprise, h.domain, h.text, h.found_on, h.deadline, h.rectification]))
     path.parent.mkdir(parents=True, exist_ok=True)
     wb.save(path)

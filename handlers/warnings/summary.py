@@ -12,6 +12,7 @@ from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.outbox import Outbox
+from bot.xlsx import safe_row
 from models.warnings import CallRecord, EscalationStep, Obligation, Warning
 
 RULE_S = 5 * 60  # everyone woken within 5 minutes
@@ -155,22 +156,22 @@ async def export_records(session: AsyncSession, app: Any, w: Warning, path: Path
     wb = Workbook()
     ws = wb.active
     ws.title = "叫应记录"
-    ws.append([f"{w.title} 叫应记录（{w.issued_at:%Y-%m-%d %H:%M}）"])
-    ws.append(["时间", "人员", "单位", "方向", "渠道", "内容"])
+    ws.append(safe_row([f"{w.title} 叫应记录（{w.issued_at:%Y-%m-%d %H:%M}）"]))
+    ws.append(safe_row(["时间", "人员", "单位", "方向", "渠道", "内容"]))
     channel = {"group": "群内@", "private": "私信", "voice": "电话", "sms": "短信", "ack": "回应", "response": "措施"}
     for r in records:
         p = app.directory.people.get(r.person_id or "")
-        ws.append([r.at.strftime("%Y-%m-%d %H:%M:%S"), p.name if p else r.person_id,
+        ws.append(safe_row([r.at.strftime("%Y-%m-%d %H:%M:%S"), p.name if p else r.person_id,
                    app.directory.display(p) if p else "", "呼叫" if r.direction == "out" else "应答",
-                   channel.get(r.channel, r.channel), r.text])
+                   channel.get(r.channel, r.channel), r.text]))
     ws2 = wb.create_sheet("回应情况")
-    ws2.append(["人员", "地区", "职务", "状态", "发出", "回应时间", "用时(秒)", "回应内容", "落实措施", "催叫次数"])
+    ws2.append(safe_row(["人员", "地区", "职务", "状态", "发出", "回应时间", "用时(秒)", "回应内容", "落实措施", "催叫次数"]))
     state = {"sent": "未回应", "escalated": "催叫中", "acked": "已回应", "responded": "已报措施", "unwoken": "未叫醒"}
     for o in obs:
         t = ack_seconds(w, o)
-        ws2.append([_name(app, o), o.region, o.title, state.get(o.state, o.state), o.sent_at.strftime("%H:%M:%S"),
+        ws2.append(safe_row([_name(app, o), o.region, o.title, state.get(o.state, o.state), o.sent_at.strftime("%H:%M:%S"),
                     o.acked_at.strftime("%H:%M:%S") if o.acked_at else "", round(t) if t is not None else "",
-                    o.ack_text or "", o.response or "", o.escalations])
+                    o.ack_text or "", o.response or "", o.escalations]))
     path.parent.mkdir(parents=True, exist_ok=True)
     wb.save(path)
     return path
