@@ -78,6 +78,7 @@ async def test_kill_9_during_a_burst_of_answers(tmp_path: Path) -> None:
             burst = [(p, "收到" if r == i % ROUNDS else f"第{r}条闲聊，今天风很大") for r in range(ROUNDS)
                      for i, p in enumerate(people)]
             done = 0
+            half = asyncio.Event()
             sem = asyncio.Semaphore(16)
 
             async def send(pid: str, text: str) -> None:
@@ -88,14 +89,15 @@ async def test_kill_9_during_a_burst_of_answers(tmp_path: Path) -> None:
                                              json={"chat_id": f"dm:{pid}", "sender_id": pid, "text": text}) as r:
                             if r.status == 200:
                                 done += 1
+                                if done >= len(burst) // 2:
+                                    half.set()
                                 if text == "收到":
                                     accepted.add(pid)
                     except aiohttp.ClientError:
                         pass  # not acknowledged: the sender would send again
 
             tasks = [asyncio.create_task(send(p, t)) for p, t in burst]
-            while done < len(burst) // 2:
-                await asyncio.sleep(0.002)
+            await half.wait()
             os.kill(proc.pid, signal.SIGKILL)  # mid-burst
             await asyncio.gather(*tasks)
         assert 0 < len(accepted) < len(people)
