@@ -17,6 +17,7 @@ from bot.web.guard import allowed_hosts, guard
 APP = web.AppKey("bot_app", object)
 STATIC = Path(__file__).resolve().parent / "static"
 Route = Callable[[web.Application], None]
+MAX_SIM_TEXT = 2_000_000
 
 
 def create_web(bot: Any, extra_routes: list[Route] | None = None, *, sim: bool | None = None) -> web.Application:
@@ -106,8 +107,8 @@ async def sim_send(request: web.Request) -> web.Response:
         chat_id, sender_id, text = (str(body.get(k) or "") for k in ("chat_id", "sender_id", "text"))
     if not chat_id or not sender_id:
         raise web.HTTPBadRequest(text="chat_id 和 sender_id 必填")
-    if len(text) > 100_000:
-        raise web.HTTPRequestEntityTooLarge(max_size=100_000, actual_size=len(text))
+    if len(text) > MAX_SIM_TEXT:  # below this the bot itself stores the message and says it is too long
+        raise web.HTTPRequestEntityTooLarge(max_size=MAX_SIM_TEXT, actual_size=len(text))
     event = await bot.sim.post(chat_id, sender_id, text, attachments=attachments)
     return web.json_response({"message_id": event.message_id})
 
