@@ -18,7 +18,7 @@ from bot.scope import PRIVILEGED, covers, province_wide, scope_name
 from models.core import Binding
 from models.db import transaction
 
-router = Router(__name__)
+router = Router(__name__, "绑定")
 
 
 async def load_bindings(app: Any) -> None:
@@ -57,11 +57,15 @@ async def _save(session: AsyncSession, binding: Binding) -> None:
         raise ValueError("该绑定已存在") from None
 
 
+ADMIN = ("admin",)
+BIND = Command("绑定", usage="绑定 @张三 单位 角色：把微信号绑定到配置中的人", roles=ADMIN)
+
+
 def _is_admin(person: Person | None) -> bool:
-    return person is not None and "admin" in person.roles
+    return BIND.allows(person)
 
 
-@router.message(Command("绑定本群"))
+@router.message(Command("绑定本群", usage="绑定本群 区域 吉林市 / 省安委办 / 处长：把本群绑定到配置", roles=ADMIN))
 async def bind_room(event: InboundMessage, args: str, person: Person | None, directory: Directory, session: AsyncSession,
                     outbox: Outbox) -> str:
     if not _is_admin(person):
@@ -89,7 +93,7 @@ async def bind_room(event: InboundMessage, args: str, person: Person | None, dir
     return "bind_group"
 
 
-@router.message(Command("绑定"))
+@router.message(BIND)
 async def bind_member(event: InboundMessage, args: str, person: Person | None, directory: Directory,
                       session: AsyncSession, outbox: Outbox, app: Any) -> str:
     if not _is_admin(person):

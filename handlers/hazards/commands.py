@@ -20,13 +20,14 @@ from bot.xlsx import safe_row
 from handlers.daily.commentary import domain_in
 from models.reports import Hazard, HazardEvent
 
-router = Router(__name__)
+router = Router(__name__, "隐患")
+CLOSE = Command("销号", usage="销号 编号 整改说明：隐患整改完成后销号", roles=("reporter", "division_head", "admin"))
 SHOWN = 15
 
 
 def may_close(person: Person | None, hz: Hazard, directory: Directory) -> bool:
     """The unit's reporter; the division head of its domain; an admin whose region holds it."""
-    if person is None:
+    if person is None or not CLOSE.allows(person):
         return False
     inside = covers(directory, person, hz.region)
     if "admin" in person.roles and inside:
@@ -36,7 +37,7 @@ def may_close(person: Person | None, hz: Hazard, directory: Directory) -> bool:
     return "reporter" in person.roles and person.unit is not None and person.unit == hz.unit_id
 
 
-@router.message(Command("销号"))
+@router.message(CLOSE)
 async def close(event: InboundMessage, args: str, person: Person | None, session: AsyncSession, outbox: Outbox,
                 directory: Directory) -> str:
     m = re.match(r"#?\s*(\d+)\s*[，,：:\s]*(.*)", args, re.S)
@@ -68,7 +69,7 @@ async def close(event: InboundMessage, args: str, person: Person | None, session
     return "closed"
 
 
-@router.message(Command("隐患清单", "隐患列表", "未整改隐患"))
+@router.message(Command("隐患清单", "隐患列表", "未整改隐患", usage="隐患清单 [地区] [领域]：未整改隐患"))
 async def list_open(event: InboundMessage, args: str, session: AsyncSession, directory: Directory, outbox: Outbox,
                     app: Any) -> str:
     region = next((r for _, _, r in directory.regions.find_all(args) if r.level != "province"), None)
