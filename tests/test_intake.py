@@ -123,3 +123,25 @@ async def test_redis_stopped_mid_run_loses_nothing(settings: Settings, clock: Fa
         assert health["redis"]["state"] == "degraded"
     finally:
         await app.stop()
+
+
+async def test_storing_inbound_messages_jumps_the_queue_of_handlers() -> None:
+    import asyncio
+
+    from models.db import WriterLock
+
+    lock, order = WriterLock(), []
+    await lock.acquire()
+
+    async def writer(name: str, urgent: bool) -> None:
+        await lock.acquire(urgent)
+        order.append(name)
+        lock.release()
+
+    tasks = [asyncio.create_task(writer(n, n == "intake")) for n in ("handler1", "handler2", "intake")]
+    cancelled = asyncio.create_task(writer("gone", False))
+    await asyncio.sleep(0)  # let them queue
+    cancelled.cancel()
+    lock.release()
+    await asyncio.gather(*tasks)
+    assert order == ["intake", "handler1", "handler2"] and not lock._locked

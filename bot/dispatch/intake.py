@@ -102,7 +102,7 @@ async def store_one(data: dict[str, Any], event: InboundMessage) -> tuple[Inboun
     """Store one raw row; (the storable event, its id), or id None when it is a duplicate."""
     row, event = raw_row(event, data["directory"])
     try:
-        async with transaction(data["sessions"]) as session:
+        async with transaction(data["sessions"], urgent=True) as session:
             session.add(row)
             await session.flush()
             raw_id = row.id
@@ -123,7 +123,7 @@ async def store_many(data: dict[str, Any], events: Sequence[InboundMessage]) -> 
         pairs.append((row if key not in seen else None, clean))
         seen.add(key)
     try:
-        async with transaction(data["sessions"]) as session:
+        async with transaction(data["sessions"], urgent=True) as session:
             session.add_all([r for r, _ in pairs if r is not None])
             await session.flush()
             ids = [r.id if r is not None else None for r, _ in pairs]

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
+from sqlalchemy import insert
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -14,6 +16,8 @@ from bot.workdays import WorkCalendar
 from handlers.reports.parse import Report
 from handlers.reports.status import deadline, statuses
 from models.reports import Hazard, HazardEvent, InspectionRecord, InspectionReport
+
+CHUNK = 500
 
 
 @dataclass
@@ -89,34 +93,39 @@ async def store_report(
         old.superseded_by = report.id
         session.add(old)
         await _supersede_hazards(session, old.id, posted_by, posted_at, report.id)
-    open_ids: list[int] = []
-    rectified = total = 0
-    for seq, rec in enumerate(parsed.records, 1):
-        row = InspectionRecord(report_id=report.id, seq=seq, enterprise=rec.enterprise[:200],
-                               inspecting_unit=rec.inspecting_unit, location=rec.location, domain=rec.domain,
-                               inspectors=rec.inspectors, rectification=rec.rectification, hazard_count=len(rec.hazards))
-        session.add(row)
-        await session.flush()
+    # written as multi-row INSERTs, CHUNK rows at a time, with the new ids read back in one query each:
+    # a long report holds SQLite's single writer for a moment, not a round trip per row
+    await _bulk(session, InspectionRecord, [
+        {"report_id": report.id, "seq": seq, "enterprise": rec.enterprise[:200], "inspecting_unit": rec.inspecting_unit,
+         "location": rec.location, "domain": rec.domain, "inspectors": rec.inspectors,
+         "rectification": rec.rectification, "hazard_count": len(rec.hazards)}
+        for seq, rec in enumerate(parsed.records, 1)])
+    record_ids = (await session.exec(select(InspectionRecord.id).where(InspectionRecord.report_id == report.id)
+                                     .order_by(col(InspectionRecord.seq)))).all()
+    hazards: list[dict[str, Any]] = []
+    for record_id, rec in zip(record_ids, parsed.records, strict=True):
         done = statuses(len(rec.hazards), rec.rectification, rec.hazard_rectifications)
-        rows: list[Hazard] = []
         for i, text in enumerate(rec.hazards):
             own = rec.hazard_rectifications[i] if i < len(rec.hazard_rectifications) else None
-            rows.append(Hazard(report_id=report.id, record_id=row.id, unit_id=report.unit_id, region=region,
-                               enterprise=rec.enterprise[:200], domain=rec.domain, text=text, found_on=parsed.date,
-                               status="rectified" if done[i] else "open",
-                               deadline=None if done[i] else deadline(own or rec.rectification, parsed.date),
-                               rectification=own or rec.rectification, created_at=posted_at))
-        session.add_all(rows)
-        await session.flush()
-        for hz in rows:
-            session.add(HazardEvent(hazard_id=hz.id, at=posted_at, actor=posted_by,
-                                    action="found" if hz.status == "open" else "rectified", note=hz.rectification))
-            total += 1
-            if hz.status == "open":
-                open_ids.append(hz.id)  # type: ignore[arg-type]
-            else:
-                rectified += 1
+            hazards.append({"report_id": report.id, "record_id": record_id, "unit_id": report.unit_id, "region": region,
+                            "enterprise": rec.enterprise[:200], "domain": rec.domain, "text": text,
+                            "found_on": parsed.date, "status": "rectified" if done[i] else "open",
+                            "deadline": None if done[i] else deadline(own or rec.rectification, parsed.date),
+                            "rectification": own or rec.rectification, "created_at": posted_at})
+    await _bulk(session, Hazard, hazards)
+    stored = (await session.exec(select(Hazard.id, Hazard.status, Hazard.rectification)
+                                 .where(Hazard.report_id == report.id).order_by(col(Hazard.id)))).all()
+    await _bulk(session, HazardEvent, [
+        {"hazard_id": hid, "at": posted_at, "actor": posted_by, "action": "found" if status == "open" else "rectified",
+         "note": note} for hid, status, note in stored])
+    open_ids = [hid for hid, status, _ in stored if status == "open"]
+    rectified, total = len(stored) - len(open_ids), len(stored)
     return Ingested(report, bool(previous), open_ids, rectified, total)
+
+
+async def _bulk(session: AsyncSession, model: Any, rows: list[dict[str, Any]]) -> None:
+    for part in range(0, len(rows), CHUNK):
+        await session.exec(insert(model), params=rows[part:part + CHUNK])
 
 
 async def _supersede_hazards(session: AsyncSession, report_id: int | None, actor: str, at: datetime, new_id: int | None) -> None:
