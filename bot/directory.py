@@ -1,6 +1,7 @@
 """Who is who: people, units and groups from the configuration, looked up by transport id."""
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
 
 from bot.config import Config, Group, Person, Unit
@@ -12,9 +13,9 @@ ROLE_NAMES = {
     "division_head": "处长",
     "reporter": "报送员",
     "responsible": "责任人",
-    "superior": "上级领导",
+    "superior": "上级",
 }
-GROUP_ROLE_NAMES = {"anwei": "省安委办工作群", "chuzhang": "处长工作群", "region": "地区群", "other": "其他群"}
+GROUP_ROLE_NAMES = {"anwei": "省安委办工作群", "chuzhang": "处长工作群", "region": "区域群", "other": "其他"}
 
 
 class Directory:
@@ -32,6 +33,13 @@ class Directory:
         for g in cfg.groups:
             for transport, tid in g.ids.items():
                 self._group_by_tid[(transport, tid)] = g
+        # the YAML as loaded: routing edits are stored as differences from it (bot/routing.py)
+        self.seed: dict[tuple[str, str], dict] = {}
+        from bot.routing import state_of  # routing builds on the directory
+
+        for kind, ids in (("group", self.groups), ("person", self.people)):
+            for config_id in ids:
+                self.seed[(kind, config_id)] = copy.deepcopy(state_of(self, kind, config_id))
 
     # -- lookups by transport id
     def person(self, transport: str, sender_id: str) -> Person | None:
@@ -41,14 +49,25 @@ class Directory:
         return self._group_by_tid.get((transport, chat_id))
 
     def bind_person(self, transport: str, tid: str, person_id: str) -> None:
-        person = self.people[person_id]
-        person.ids[transport] = tid
-        self._person_by_tid[(transport, tid)] = person
+        self.set_ids("person", person_id, {**self.people[person_id].ids, transport: tid})
 
     def bind_group(self, transport: str, tid: str, group_id: str) -> None:
-        group = self.groups[group_id]
-        group.ids[transport] = tid
-        self._group_by_tid[(transport, tid)] = group
+        self.set_ids("group", group_id, {**self.groups[group_id].ids, transport: tid})
+
+    def set_ids(self, kind: str, config_id: str, ids: dict[str, str]) -> None:
+        """A group's or person's chat ids; a chat id taken from another entity leaves that one."""
+        entities, index = ((self.groups, self._group_by_tid) if kind == "group"
+                           else (self.people, self._person_by_tid))
+        entity = entities[config_id]
+        for key in [(t, v) for t, v in entity.ids.items()]:
+            if index.get(key) is entity:
+                del index[key]
+        for transport, tid in ids.items():
+            other = index.get((transport, tid))
+            if other is not None and other is not entity and other.ids.get(transport) == tid:
+                del other.ids[transport]
+            index[(transport, tid)] = entity
+        entity.ids = dict(ids)
 
     def is_bot(self, transport: str, tid: str) -> bool:
         return self.cfg.bot.ids.get(transport) == tid

@@ -277,15 +277,28 @@ async def rolling(b: Batch, w: Warning, step: EscalationStep) -> None:
     app, session, outbox, now = b.app, b.session, b.outbox, b.now
     lines = await rolling_lines(app, session, w)
     last = dict(w.meta.get("rolling", {}))
+    changed = []
     for gid, line in lines.items():
         if last.get(gid) != line and gid in app.directory.groups:
             outbox.to_group(app.directory.groups[gid], line, reason="rolling", correlation_id=f"warning:{w.id}")
             last[gid] = line
+            changed.append(line)
+    if changed and issued_elsewhere(app, w):  # the chat it was issued from follows along too
+        outbox.to_chat(w.origin_transport, w.origin_chat, "\n".join(changed), reason="rolling",  # type: ignore[arg-type]
+                       correlation_id=f"warning:{w.id}")
     w.meta = {**w.meta, "rolling": last}
     session.add(w)
     if await silent_obligations(session, w.id):
         session.add(EscalationStep(warning_id=w.id, action="rolling", seq=step.seq + 1,
                                    due_at=now + timedelta(seconds=app.cfg.warnings.summary_every_s)))
+
+
+def issued_elsewhere(app: Any, w: Warning) -> bool:
+    """Issued from a chat that is not one of the warning's target groups."""
+    if not w.origin_chat or not w.origin_transport:
+        return False
+    return all(app.directory.groups[g].ids.get(w.origin_transport) != w.origin_chat
+               for g in w.groups if g in app.directory.groups)
 
 
 async def finalize(b: Batch, w: Warning, step: EscalationStep) -> None:
