@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from sqlmodel import col, select
 
-from models.core import AuditLog, Binding
+from models.core import AuditLog
 from models.reports import Hazard
 from tests.harness import Harness
 
@@ -36,12 +36,13 @@ async def test_city_admin_cannot_bind_privileged_people_or_province_groups(h: Ha
     h.expect_sent("不能绑定李卫东")
     assert await h.say("room-x", "jl-gly", "@应急助手 绑定本群 省安委办") == "bind_denied"
     assert await h.say("room-y", "jl-gly", "@应急助手 绑定本群 区域 长春市") == "bind_denied"
-    h.expect_sent("不能把本群绑定为长春市")
-    assert await h.say("room-z", "jl-gly", "@应急助手 绑定本群 区域 吉林市") == "bind_group"  # its own city
+    h.expect_sent("您只能修改吉林市范围内的群")
+    assert await h.say("room-z", "jl-gly", "@应急助手 绑定本群 区域 吉林市") == "bind_pending"  # its own city
+    assert await h.say("room-z", "jl-gly", "@应急助手 确认") == "bind_group"
     assert await h.say("g-jl", "jl-bs", "@应急助手 绑定本群 区域 吉林市") == "bind_denied"  # not an admin
-    async with h.app.sessions() as s:
-        bound = [b.transport_id for b in (await s.exec(select(Binding))).all()]
-    assert bound == ["room-z"]
+    d = h.app.directory
+    assert d.group("sim", "room-z").region == "吉林市" and d.group("sim", "room-x") is None
+    assert d.group("sim", "room-y") is None
     assert [a for a in await refusals(h)] == [("jl-gly", "denied:admin.bind_member"),
                                              ("jl-gly", "denied:admin.bind_room"),
                                              ("jl-gly", "denied:admin.bind_room"),
