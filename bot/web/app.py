@@ -109,7 +109,12 @@ async def sim_send(request: web.Request) -> web.Response:
         raise web.HTTPBadRequest(text="chat_id 和 sender_id 必填")
     if len(text) > MAX_SIM_TEXT:  # below this the bot itself stores the message and says it is too long
         raise web.HTTPRequestEntityTooLarge(max_size=MAX_SIM_TEXT, actual_size=len(text))
-    event = await bot.sim.post(chat_id, sender_id, text, attachments=attachments)
+    try:
+        event = await bot.sim.post(chat_id, sender_id, text, attachments=attachments)
+    except LookupError:
+        raise
+    except Exception:  # not stored (the database is down): not acknowledged either
+        raise web.HTTPServiceUnavailable(text="消息暂时无法保存，未被受理，请稍后重发。") from None
     return web.json_response({"message_id": event.message_id})
 
 
