@@ -55,6 +55,7 @@ class App:
     log: Any = None
     redis_state: Any = None
     parse_pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(2, thread_name_prefix="parse"))
+    leases: Any = None
     _work: asyncio.Queue | None = None
     _inflight: set[int] = field(default_factory=set)
 
@@ -103,8 +104,13 @@ class App:
         assert self.outbox_sender is not None
         self.spawn(self.outbox_sender.run(), "outbox")
         self.spawn(self._recover_every(RECOVER_EVERY_S), "recover")
-        if self.settings.scheduler and self.scheduler is not None:
-            self.scheduler.start()
+        # sending per account and the scheduler: all here on SQLite; on PostgreSQL, what this process holds
+        from bot.leases import install_leases
+
+        self.leases = install_leases(self)
+        await self.leases.start()
+        if self.leases.shared:
+            self.spawn(self.leases.run(), "leases")
 
     async def _consume(self, transport: Any) -> None:
         """Read the transport's events; store each burst in one commit, acknowledge, then hand it to the workers."""
@@ -244,6 +250,7 @@ def create_app(
         "log": app.log,
         "startup": [],
         "prepare": [],
+        "fast_lanes": [],
         "calendar": WorkCalendar(cfg.schedule.extra_workdays, cfg.schedule.extra_holidays),
         "web_routes": [],
         "call_provider": provider,

@@ -58,7 +58,7 @@ async def database_overrides(url: str, directory: Any) -> tuple[list[str], int]:
         await engine.dispose()
     lines, errors = [f"数据库：{len(rows)} 项路由修改覆盖配置文件"], 0
     for row in rows:
-        if (row.kind, row.config_id) not in directory.seed:
+        if not directory.has(row.kind, row.config_id):
             lines.append(f"错误: 数据库修改了配置中已不存在的{'群' if row.kind == 'group' else '人员'} {row.config_id}")
             errors += 1
             continue

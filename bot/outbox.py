@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import or_
+from sqlalchemy import insert, or_
 from sqlmodel import col, select, update
 
 from bot.clock import Clock
@@ -49,28 +49,63 @@ class Outbox:
         correlation_id: str | None = None,
         account: str = "default",
     ) -> list[OutboxEntry]:
+        rows = [OutboxEntry(**r) for r in self.chat_rows(transport, chat_id, text, mentions=mentions,
+                                                         attachment=attachment, reason=reason,
+                                                         correlation_id=correlation_id, account=account)]
+        self.session.add_all(rows)
+        self.count += len(rows)
+        return rows
+
+    def chat_rows(
+        self,
+        transport: str,
+        chat_id: str,
+        text: str,
+        *,
+        mentions: Iterable[Mention] = (),
+        attachment: str | None = None,
+        reason: str = "reply",
+        correlation_id: str | None = None,
+        account: str = "default",
+    ) -> list[dict[str, Any]]:
+        """The rows of one message as plain dicts, for `insert_many` (a fan-out writes no ORM objects)."""
         mentions = list(mentions)
         if mentions:
             text = " ".join(f"@{m.name}" for m in mentions) + "\u2005" + text
         now = self.clock.now()
-        rows = []
-        for i, part in enumerate(split_text(text, self.cfg.max_chars)):
-            row = OutboxEntry(
-                transport=transport,
-                account=account,
-                chat_id=chat_id,
-                text=part,
-                mentions=[{"id": m.id, "name": m.name} for m in mentions] if i == 0 else [],
-                attachment=attachment if i == 0 else None,
-                reason=reason,
-                correlation_id=correlation_id,
-                next_attempt_at=now,
-                created_at=now,
-            )
-            self.session.add(row)
-            rows.append(row)
+        return [
+            {"transport": transport, "account": account, "chat_id": chat_id, "text": part,
+             "mentions": [{"id": m.id, "name": m.name} for m in mentions] if i == 0 else [],
+             "attachment": attachment if i == 0 else None, "reason": reason, "correlation_id": correlation_id,
+             "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now}
+            for i, part in enumerate(split_text(text, self.cfg.max_chars))
+        ]
+
+    def group_rows(self, group: Group, text: str, *, mention: Iterable[Person] = (), **kw: Any) -> list[dict[str, Any]]:
+        """Rows for the group on every running transport it is bound on."""
+        people = list(mention)
+        out: list[dict[str, Any]] = []
+        for transport in self.transports:
+            chat_id = group.ids.get(transport)
+            if chat_id:
+                ments = [Mention(p.ids[transport], p.name) for p in people if p.ids.get(transport)]
+                out += self.chat_rows(transport, chat_id, text, mentions=ments, account=group.account, **kw)
+        return out
+
+    def person_rows(self, person: Person, text: str, **kw: Any) -> list[dict[str, Any]]:
+        for transport in self.transports:
+            tid = person.ids.get(transport)
+            if tid:
+                return self.chat_rows(transport, f"dm:{tid}", text, account=person.account, **kw)
+        return []
+
+    async def insert_many(self, rows: list[dict[str, Any]]) -> int:
+        """One bulk insert (executemany / multi-row INSERT) in the caller's transaction."""
+        if rows:
+            conn = await self.session.connection()
+            await conn.execute(insert(OutboxEntry), rows)
         self.count += len(rows)
-        return rows
+        return len(rows)
 
     def reply(self, event: InboundMessage, text: str, *, mention_sender: bool = True, **kw: Any) -> None:
         mentions = ()
@@ -81,22 +116,16 @@ class Outbox:
 
     def to_group(self, group: Group, text: str, *, mention: Iterable[Person] = (), **kw: Any) -> int:
         """Send to the group on every running transport it is bound on; returns the rows written."""
-        people = list(mention)
-        n = 0
-        for transport in self.transports:
-            chat_id = group.ids.get(transport)
-            if not chat_id:
-                continue
-            ments = [Mention(p.ids[transport], p.name) for p in people if p.ids.get(transport)]
-            n += len(self.to_chat(transport, chat_id, text, mentions=ments, account=group.account, **kw))
-        return n
+        rows = [OutboxEntry(**r) for r in self.group_rows(group, text, mention=mention, **kw)]
+        self.session.add_all(rows)
+        self.count += len(rows)
+        return len(rows)
 
     def to_person(self, person: Person, text: str, **kw: Any) -> int:
-        for transport in self.transports:
-            tid = person.ids.get(transport)
-            if tid:
-                return len(self.to_chat(transport, f"dm:{tid}", text, account=person.account, **kw))
-        return 0
+        rows = [OutboxEntry(**r) for r in self.person_rows(person, text, **kw)]
+        self.session.add_all(rows)
+        self.count += len(rows)
+        return len(rows)
 
 
 class OutboxSender:
@@ -118,6 +147,9 @@ class OutboxSender:
         self.log = structlog.get_logger("outbox")
         self._wake = asyncio.Event()
         self.next_due: datetime | None = None
+        # which accounts this process sends for: all, unless it shares the database with another process and
+        # holds leases on some (bot/leases.py)
+        self.serves: Callable[[str, str], bool] = lambda transport, account: True
 
     def wake(self) -> None:
         self._wake.set()
@@ -138,6 +170,8 @@ class OutboxSender:
         sent = 0
         blocked: dict[str, float] = {}
         for transport, account in accounts:
+            if not self.serves(transport, account):
+                continue
             key = f"{transport}:{account}"
             done = 0
             while done < batch and key not in blocked:

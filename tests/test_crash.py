@@ -69,8 +69,12 @@ async def test_kill_9_during_a_burst_of_answers(tmp_path: Path) -> None:
             await wait_up(http, base, proc)
             body = {"level": "红色", "type": "暴雨预警", "regions": ["全省"], "content": "今夜大暴雨", "deadline_min": 5}
             async with http.post(base + "/api/warnings", json=body, headers={"Authorization": f"Bearer {TOKEN}"}) as r:
-                assert r.status == 201, await r.text()
+                assert r.status == 202, await r.text()
                 wid = (await r.json())["id"]
+            for _ in range(600):  # the fan-out runs beside the server
+                if query(db, f"select status from warnings where id = {wid}")[0][0] == "active":
+                    break
+                await asyncio.sleep(0.05)
             people = [p for (p,) in query(db, f"select person_id from obligations where warning_id = {wid}")]
             assert len(people) > 40
 

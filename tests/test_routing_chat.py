@@ -108,3 +108,13 @@ async def test_check_config_reports_the_database_edits_too(h: Harness, settings:
     out = capsys.readouterr().out
     assert code == 0
     assert "数据库：1 项路由修改覆盖配置文件" in out and "覆盖: 群：延边州应急工作群（绑定的聊天号）" in out
+
+
+async def test_a_rolled_back_change_never_reaches_the_running_bot(h: Harness) -> None:
+    d = h.app.directory
+    with pytest.raises(RuntimeError):
+        async with transaction(h.app.sessions) as s:
+            edits = routing.plan(d, "group", "g-jl", {"account": "a9"})
+            await routing.commit(s, d, edits, "shenlx", h.clock.now(), "test")
+            raise RuntimeError("the unit of work fails after the edit")
+    assert d.groups["g-jl"].account == "default"

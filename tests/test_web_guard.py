@@ -104,7 +104,7 @@ async def test_issued_by_is_the_token_owner(client: TestClient, h: Harness) -> N
     assert status == 400 and "令牌" in data["error"]
     token_id, token = await create(h.app.sessions, "liwd", "气象台", h.clock.now())
     status, data = await post(client, {**BODY, "dry_run": False}, token)
-    assert status == 201 and data["issued_by"] == "李卫东"
+    assert status == 202 and data["issued_by"] == "李卫东"
     await revoke(h.app.sessions, token_id, h.clock.now())
     assert (await post(client, BODY, token))[0] == 401
     _, reporter = await create(h.app.sessions, "jl-bs", "", h.clock.now())  # not a duty officer
@@ -112,7 +112,7 @@ async def test_issued_by_is_the_token_owner(client: TestClient, h: Harness) -> N
     assert status == 403 and "不是值班员" in data["error"]
     async with h.app.sessions() as s:
         actions = [(a.actor, a.action) for a in (await s.exec(select(AuditLog))).all()]
-    assert ("liwd", "warning_issue") in actions and ("jl-bs", "denied:warning_issue") in actions
+    assert ("liwd", "warning_request") in actions and ("jl-bs", "denied:warning_issue") in actions
 
 
 async def test_odd_paths_get_4xx_not_500(client: TestClient) -> None:

@@ -28,6 +28,16 @@ async def log_context(nxt: Next, event: InboundMessage, data: dict[str, Any]) ->
         return outcome
 
 
+async def fast_lanes(nxt: Next, event: InboundMessage, data: dict[str, Any]) -> str:
+    """A lane may take a common message whole, storing it raw with its effects in one group commit (a bare
+    `收到` in a burst of 20,000); it returns None for anything else, which goes down the normal chain."""
+    for lane in data.get("fast_lanes", ()):
+        outcome = await lane(event, data)
+        if outcome is not None:
+            return outcome
+    return await nxt(event, data)
+
+
 async def store_raw(nxt: Next, event: InboundMessage, data: dict[str, Any]) -> str:
     """Store the message before anything else; the same transport message id is handled once.
 
@@ -148,6 +158,16 @@ class MemoryDedup:
         if len(self._seen) > self._size:
             self._seen.popitem(last=False)
 
+    async def first_time(self, key: str) -> bool:
+        """Claim a key before storing (the ack lane's batches); `release` if it was not stored after all."""
+        if await self.seen(key):
+            return False
+        await self.mark(key)
+        return True
+
+    async def release(self, key: str) -> None:
+        self._seen.pop(key, None)
+
 
 class RedisDedup(MemoryDedup):
     """Shared across bot processes. Marked only after the raw row is committed, so a crash in between
@@ -184,5 +204,27 @@ class RedisDedup(MemoryDedup):
         else:
             self.state.ok()
 
+    async def first_time(self, key: str) -> bool:
+        if not await MemoryDedup.first_time(self, key):
+            return False
+        if not self.state.usable():
+            return True
+        try:
+            claimed = bool(await self.redis.set(f"dedup:{key}", 1, nx=True, ex=self.ttl))
+        except Exception as exc:
+            self.state.failed(exc)
+            return True
+        self.state.ok()
+        return claimed
 
-DEFAULT_CHAIN = (log_context, store_raw, errors, identify, chat_lock, prepare, unit_of_work)
+    async def release(self, key: str) -> None:
+        await super().release(key)
+        if not self.state.usable():
+            return
+        try:
+            await self.redis.delete(f"dedup:{key}")
+        except Exception as exc:
+            self.state.failed(exc)
+
+
+DEFAULT_CHAIN = (log_context, fast_lanes, store_raw, errors, identify, chat_lock, prepare, unit_of_work)

@@ -17,8 +17,6 @@ from handlers.reports.parse import Report
 from handlers.reports.status import deadline, statuses
 from models.reports import Hazard, HazardEvent, InspectionRecord, InspectionReport
 
-CHUNK = 500
-
 
 @dataclass
 class Ingested:
@@ -93,46 +91,48 @@ async def store_report(
         old.superseded_by = report.id
         session.add(old)
         await _supersede_hazards(session, old.id, posted_by, posted_at, report.id)
-    # written as multi-row INSERTs, CHUNK rows at a time, with the new ids read back in one query each:
-    # a long report holds SQLite's single writer for a moment, not a round trip per row
-    await _bulk(session, InspectionRecord, [
-        {"report_id": report.id, "seq": seq, "enterprise": rec.enterprise[:200], "inspecting_unit": rec.inspecting_unit,
-         "location": rec.location, "domain": rec.domain, "inspectors": rec.inspectors,
-         "rectification": rec.rectification, "hazard_count": len(rec.hazards)}
-        for seq, rec in enumerate(parsed.records, 1)])
-    record_ids = (await session.exec(select(InspectionRecord.id).where(InspectionRecord.report_id == report.id)
-                                     .order_by(col(InspectionRecord.seq)))).all()
+    # records, hazards and their first events as three bulk inserts, not a flush per row
+    conn = await session.connection()
+    records = [{"report_id": report.id, "seq": seq, "enterprise": rec.enterprise[:200],
+                "inspecting_unit": rec.inspecting_unit, "location": rec.location, "domain": rec.domain,
+                "inspectors": rec.inspectors, "rectification": rec.rectification, "hazard_count": len(rec.hazards)}
+               for seq, rec in enumerate(parsed.records, 1)]
+    record_ids = await _insert_returning_ids(conn, InspectionRecord, records)
     hazards: list[dict[str, Any]] = []
-    for record_id, rec in zip(record_ids, parsed.records, strict=True):
+    for rec, record_id in zip(parsed.records, record_ids, strict=True):
         done = statuses(len(rec.hazards), rec.rectification, rec.hazard_rectifications)
         for i, text in enumerate(rec.hazards):
             own = rec.hazard_rectifications[i] if i < len(rec.hazard_rectifications) else None
-            hazards.append({"report_id": report.id, "record_id": record_id, "unit_id": report.unit_id, "region": region,
-                            "enterprise": rec.enterprise[:200], "domain": rec.domain, "text": text,
+            hazards.append({"report_id": report.id, "record_id": record_id, "unit_id": report.unit_id,
+                            "region": region, "enterprise": rec.enterprise[:200], "domain": rec.domain, "text": text,
                             "found_on": parsed.date, "status": "rectified" if done[i] else "open",
                             "deadline": None if done[i] else deadline(own or rec.rectification, parsed.date),
                             "rectification": own or rec.rectification, "created_at": posted_at})
-    await _bulk(session, Hazard, hazards)
-    stored = (await session.exec(select(Hazard.id, Hazard.status, Hazard.rectification)
-                                 .where(Hazard.report_id == report.id).order_by(col(Hazard.id)))).all()
-    await _bulk(session, HazardEvent, [
-        {"hazard_id": hid, "at": posted_at, "actor": posted_by, "action": "found" if status == "open" else "rectified",
-         "note": note} for hid, status, note in stored])
-    open_ids = [hid for hid, status, _ in stored if status == "open"]
-    rectified, total = len(stored) - len(open_ids), len(stored)
+    hazard_ids = await _insert_returning_ids(conn, Hazard, hazards)
+    if hazards:
+        await conn.execute(insert(HazardEvent), [
+            {"hazard_id": hid, "at": posted_at, "actor": posted_by, "note": hz["rectification"],
+             "action": "found" if hz["status"] == "open" else "rectified"} for hid, hz in zip(hazard_ids, hazards, strict=True)])
+    open_ids = [hid for hid, hz in zip(hazard_ids, hazards, strict=True) if hz["status"] == "open"]
+    total = len(hazards)
+    rectified = total - len(open_ids)
     return Ingested(report, bool(previous), open_ids, rectified, total)
 
 
-async def _bulk(session: AsyncSession, model: Any, rows: list[dict[str, Any]]) -> None:
-    for part in range(0, len(rows), CHUNK):
-        await session.exec(insert(model), params=rows[part:part + CHUNK])
+async def _insert_returning_ids(conn: Any, table: Any, rows: list[dict[str, Any]]) -> list[int]:
+    """One multi-row INSERT … RETURNING id, ids in the order of `rows`."""
+    if not rows:
+        return []
+    result = await conn.execute(insert(table).returning(table.id, sort_by_parameter_order=True), rows)
+    return list(result.scalars())
 
 
 async def _supersede_hazards(session: AsyncSession, report_id: int | None, actor: str, at: datetime, new_id: int | None) -> None:
-    rows = (await session.exec(select(Hazard).where(Hazard.report_id == report_id))).all()
-    for hz in rows:
-        session.add(HazardEvent(hazard_id=hz.id, at=at, actor=actor, action="superseded",
-                                note=f"被第{new_id}号报告更正"))
+    conn = await session.connection()
+    ids = (await conn.execute(select(Hazard.id).where(Hazard.report_id == report_id))).scalars().all()
+    if ids:
+        await conn.execute(insert(HazardEvent), [{"hazard_id": hid, "at": at, "actor": actor, "action": "superseded",
+                                                  "note": f"被第{new_id}号报告更正"} for hid in ids])
     await session.exec(
         update(Hazard).where(col(Hazard.report_id) == report_id).values(status="superseded")
     )
