@@ -63,7 +63,7 @@ async def test_pending_rows_are_handled_again_once_after_a_crash(settings: Setti
             states = {o.person_id: o.state for o in (await s.exec(
                 select(Obligation).where(Obligation.warning_id == wid))).all()}
             pending = (await s.exec(select(RawMessage).where(RawMessage.outcome == "pending"))).all()
-        assert not pending
+        assert not pending, [(r.id, r.outcome) for r in pending]
         assert {p for p, st in states.items() if st == "acked"} == set(JILIN[:6])
         await h2.tick(minutes=3)
         urged = {m.chat_id for m in again.sim.sent if "【催叫】" in m.text}

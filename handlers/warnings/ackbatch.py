@@ -198,6 +198,7 @@ class AckBatcher:
                     .values(outcome="ack", handler=HANDLER), stored)
             if raws:
                 await conn.execute(insert(RawMessage), raws)
+            if acked:
                 await conn.execute(
                     update(Obligation.__table__).where(Obligation.__table__.c.id == bindparam("oid"))
                     .values(state="acked", acked_at=bindparam("at"), ack_channel=bindparam("channel"),
@@ -223,7 +224,7 @@ def _raw(app: Any, e: InboundMessage, now: datetime) -> dict[str, Any]:
     return {"transport": e.transport, "account": e.account, "chat_id": e.chat_id, "sender_id": e.sender_id,
             "message_id": e.message_id, "is_group": e.is_group, "sender_known": True,
             "chat_known": not e.is_group or app.directory.group(e.transport, e.chat_id) is not None,
-            "text": storable(e.text)[0], "attachments": [], "received_at": now, "outcome": "ack", "handler": HANDLER}
+            "text": e.text, "attachments": [], "received_at": now, "outcome": "ack", "handler": HANDLER}
 
 
 async def ack_lane(event: InboundMessage, data: dict[str, Any]) -> str | None:
@@ -234,8 +235,8 @@ async def ack_lane(event: InboundMessage, data: dict[str, Any]) -> str | None:
     if person is None:
         return None
     text = plain_ack(event)
-    if text is None:
-        return None
+    if text is None or (data.get("raw_id") is None and storable(event.text)[1]):
+        return None  # text that needs escaping is stored by the normal chain, which records what changed
     await batcher.index.refresh()
     if not batcher.index.has_open(person.id):
         return None
