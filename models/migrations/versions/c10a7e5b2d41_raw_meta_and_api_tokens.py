@@ -1,7 +1,7 @@
 """raw message meta and original bytes; personal API tokens
 
 Revision ID: c10a7e5b2d41
-Revises: c11a0d3e5f21
+Revises: c3d1e2f4a5b6
 Create Date: 2026-11-23 06:10:00
 """
 from alembic import op
@@ -11,7 +11,7 @@ import models.types
 
 
 revision = 'c10a7e5b2d41'
-down_revision = 'c11a0d3e5f21'
+down_revision = 'c3d1e2f4a5b6'
 branch_labels = None
 depends_on = None
 
