@@ -11,6 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.directory import GROUP_ROLE_NAMES, ROLE_NAMES
 from bot.events import Attachment
 from bot.web.guard import allowed_hosts, guard
 
@@ -67,11 +68,12 @@ async def sim_state(request: web.Request) -> web.Response:
 
     def person(p: Any) -> dict[str, Any]:
         unit = d.unit_of(p)
-        return {"id": p.ids.get("sim", p.id), "name": p.name, "unit": unit.name if unit else "", "roles": p.roles}
+        return {"id": p.ids.get("sim", p.id), "name": p.name, "unit": unit.name if unit else "",
+                "roles": [ROLE_NAMES.get(r, "其他") for r in p.roles]}
 
     bot.sim  # noqa: B018  (raises LookupError when the simulator is off)
     groups = [
-        {"id": g.ids.get("sim", g.id), "name": g.name, "role": g.role, "region": g.region,
+        {"id": g.ids.get("sim", g.id), "name": g.name, "role": GROUP_ROLE_NAMES.get(g.role, "其他群"), "region": g.region,
          "members": [person(p) for p in d.members(g)]}
         for g in d.cfg.groups
     ]
