@@ -23,7 +23,7 @@ _ETC = re.compile(r"等(?:问题|隐患|安全隐患|情况)+\s*[。.]?$")
 _LEAD_COUNT = re.compile(rf"^\s*发现(?:的)?(?:问题)?(?:隐患)?(?:问题)?\s*(?P<n>{NUM})\s*[处项条个](?:问题)?(?:隐患)?\s*[:：,，]"
                          r"\s*(?:(?:分别|具体|主要)(?:是|为|如下)?[:：]?)?\s*")
 _MARK = re.compile(rf"^\s*{MARKER}\s*")
-_BREAK = re.compile(rf"(?:(?<=^)|(?<=[；;。\n\s]))\s*(?={MARKER})|(?<=[^\s；;。])(?=[①-⑳])|[；;\n]|。(?=\s*\S)|(?<![\d.])\.(?=\s*[^\d\s])")
+_BREAK = re.compile(rf"(?:(?<=^)|(?<=[；;。\n\s]))\s*(?={MARKER})|(?<=[）)])(?=\d{{1,2}}[、.．])|(?<=[^\s；;。])(?=[①-⑳])|[；;\n]|。(?=\s*\S)|(?<![\d.])\.(?=\s*[^\d\s])")
 
 
 def split_hazards(text: str, count: int | None = None) -> tuple[list[str], str | None, list[str | None]]:

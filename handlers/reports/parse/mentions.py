@@ -50,7 +50,7 @@ def _split_list(listed: str) -> list[str]:
         m = re.match(rf"\s*({_NAME})(?:\s*{_SEP}\s*|\s*$)", rest)
         if not m:
             break
-        names.append(m.group(1).strip())
+        names.append(re.sub(r"^(?:检查了?|抽查了?|巡查了?|督查了?|对|到)", "", m.group(1).strip()))
         rest = rest[m.end():]
     return names
 

@@ -226,7 +226,12 @@ def narrative_records(body: str, unit: str | None) -> tuple[list[Record], bool]:
 def _shared_details(group: list[Record], after: str) -> None:
     """Several enterprises in one sentence: each `短名：…` that follows details one of them."""
     anchors = short_anchors(after, [r.enterprise for r in group])
-    if not anchors:  # `…2家企业，未发现问题隐患` or hazards not said per enterprise: none recorded per record
+    if not anchors:  # `…2家企业，未发现问题隐患`, or a finding that names its enterprise: `发现A公司DCS室脱岗1处问题`
+        for rec in group:
+            at = after.find(rec.enterprise)
+            if at >= 0 and "发现" in after[max(0, at - 4):at]:
+                stop = after.find("。", at)
+                _narrative_hazards(rec, "发现" + after[at + len(rec.enterprise): stop if stop >= 0 else len(after)])
         return
     for j, (idx, _, detail_start) in enumerate(anchors):
         detail_end = anchors[j + 1][1] if j + 1 < len(anchors) else len(after)
@@ -284,7 +289,7 @@ def _narrative_body(rec: Record, after: str) -> None:
     if m and len(m.group("h")) > 3:
         from handlers.reports.parse.numbers import to_int
 
-        h = re.sub(r"^(?:该企业|该单位|该公司|该矿|该站|企业)?(?:存在|有)", "", m.group("h"))
+        h = re.sub(r"^(?:(?:该企业|该单位|该公司|该矿|该站|企业)(?:存在|有)|存在)", "", m.group("h"))
         hazards, _, per = split_hazards(h, to_int(m.group("n")))
         rec.hazards, rec.hazard_rectifications = hazards, per
         rest = after[m.end():].lstrip("，,")
