@@ -60,8 +60,12 @@ def is_enterprise(name: str) -> bool:
     return len(core) >= 4 and not _NOT_ENTERPRISE.search(core)
 
 
+_LOOKBACK = 200  # a sentence's subject is near its verb; looking further back would make long reports quadratic
+
+
 def _who(text: str, verb: int) -> str:
-    start = max(text.rfind(c, 0, verb) for c in "。；;\n：:，,")
+    floor = max(0, verb - _LOOKBACK)
+    start = max(floor - 1, *(text.rfind(c, floor, verb) for c in "。；;\n：:，,"))
     return text[start + 1: verb]
 
 

@@ -207,7 +207,8 @@ def narrative_records(body: str, unit: str | None) -> tuple[list[Record], bool]:
             who = who.split(unit, 1)[1]
         inspectors = split_names(who)
         if not inspectors:  # `执法人员马东、刘伟参加，对…`: named earlier in the sentence or just after
-            sentence = body[max(body.rfind("。", 0, m.start), body.rfind("\n", 0, m.start)) + 1: end]
+            floor = max(0, m.start - 200)
+            sentence = body[max(floor - 1, body.rfind("。", floor, m.start), body.rfind("\n", floor, m.start)) + 1: end]
             inspectors = split_names(role_names(sentence))
         group = []
         for name in names:
