@@ -22,6 +22,7 @@ _STATED = re.compile(rf"\s*(?:[，,]\s*(?:共|共计)|等|共)?\s*(?P<n>{NUM})\s
 _ETC = re.compile(r"等(?:问题|隐患|安全隐患|情况)+\s*[。.]?$")
 _LEAD_COUNT = re.compile(rf"^\s*发现(?:的)?(?:问题)?(?:隐患)?(?:问题)?\s*(?P<n>{NUM})\s*[处项条个](?:问题)?(?:隐患)?\s*[:：,，]"
                          r"\s*(?:(?:分别|具体|主要)(?:是|为|如下)?[:：]?)?\s*")
+_NOTE_LIST = re.compile(r"([（(][^（）()]*(?:整改|当场|现场|限期|责令|立行立改)[^（）()]*[)）])\s*[、，,]")
 _MARK = re.compile(rf"^\s*{MARKER}\s*")
 _BREAK = re.compile(rf"(?:(?<=^)|(?<=[；;。\n\s]))\s*(?={MARKER})|(?<=[）)])(?=\d{{1,2}}[、.．])|(?<=[^\s；;。])(?=[①-⑳])|[；;\n]|。(?=\s*\S)|(?<![\d.])\.(?=\s*[^\d\s])")
 
@@ -42,6 +43,7 @@ def split_hazards(text: str, count: int | None = None) -> tuple[list[str], str |
     if stated and stated.start() > 0:  # `有限空间未设置警示标识、筒仓作业未审批2处问题`
         count = count or to_int(stated.group("n"))
         text = text[: stated.start()] + text[stated.end():]
+    text = _NOTE_LIST.sub(r"\1；", text)  # `A（当场整改）、B（限期10日）`: a note ends its hazard
     pieces = _pieces(text)
     hazards: list[str] = []
     per: list[str | None] = []

@@ -21,7 +21,7 @@ _AFTER = rf"(?=\s*{_PLACE}\s*(?:等)?\s*(?:{NUM}\s*[家处个户])?\s*(?:企业|
 MENTION = re.compile(rf"{_VERB}\s*(?P<list>{_NAME}(?:\s*{_SEP}\s*{_NAME})*){_AFTER}")
 _NOT_ENTERPRISE = re.compile(r"\d+\s*家|[一二三四五六七八九十两]家|辖区|全市|全县|全区|各|重点|相关|部分|上述|以上|所属|有关|企业$|单位$")
 # who inspected: the words right before the verb
-_CUT = re.compile(r"参加|参与|随|线上|线下|通过|采取|采用|先后|分别|一同|共同|联合|一行|会同|陪同|[两二三四五六七八九十\d]+\s*(?:名|人|位)|同志|等人|在|于\d")
+_CUT = re.compile(r"组成|参加|参与|随|线上|线下|通过|采取|采用|先后|分别|一同|共同|联合|一行|会同|陪同|[两二三四五六七八九十\d]+\s*(?:名|人|位)|同志|等人|在|于\d")
 _GROUP_PAREN = re.compile(r"(?:检查组|人员|干部|同志)[（(]([^（）()]{2,40})[)）]")
 
 

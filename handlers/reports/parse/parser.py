@@ -105,6 +105,7 @@ class Parser:
             if len(records) > 1 and shared:  # `检查了A和B两家企业，未发现问题隐患`: the sentence naming them all is the summary
                 anchors = short_anchors(body, [r.enterprise for r in records])
                 summary = body[: anchors[0][1]] if anchors else body
+                summary = summary.split("其中", 1)[0]  # `其中A存在…1处隐患` is one enterprise's count
         if summary is not None:
             report.totals = find_totals(summary)
         elif records or groups or items:

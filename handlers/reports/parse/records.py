@@ -13,7 +13,7 @@ ITEM = re.compile(rf"(?m)^[ \t]*(?P<m>{MARKER})[ \t]*")
 _INLINE_ITEM = re.compile(rf"(?<=[：:])[ \t]*(?P<m>{MARKER})[ \t]*")  # `XX局6月15日：1.XX公司，…` on one line
 ENTERPRISE_END = re.compile(
     r"(?:有限责任公司|股份有限公司|有限公司|分公司|公司|集团|厂|加油站|加气站|站|煤矿|矿|采石场|场|学校|小学|中学|幼儿园|医院|卫生院|"
-    r"养老院|敬老院|福利院|项目部|项目|合作社|商店|超市|商场|酒店|宾馆|仓库|库|中心|景区|工地|店|行|社)$"
+    r"养老院|敬老院|福利院|项目部|项目|合作社|商店|超市|商场|酒店|宾馆|仓库|库|中心|景区|工地|店|行|社|零售点|批发部|经营部|门市部)$"
 )
 _TAG = re.compile(r"[（(]([^（）()]{1,20})[）)]\s*$")
 _DOMAIN_TAG = re.compile(r"涉氨|粉尘|有限空间|危化|化工|加油|煤|非煤|矿|烟花|工贸|冶金|有色|建材|使用|经营|生产|储存|重点|一般|规上|规下")
@@ -140,7 +140,7 @@ def _unnumbered_heads(body: str) -> list[tuple[int, int]]:
 
 
 def _lead_name(item: str) -> str | None:
-    m = re.match(r"\s*([^：:，,。；;\n—]{2,60}?)(?:\s*[（(][^）)]{1,20}[)）])?\s*(?=[：:，,。；;\n—]|$)", item)
+    m = re.match(r"\s*([^：:，,。；;\n—\t]{2,60}?)(?:\s*[（(][^）)]{1,20}[)）])?\s*(?=[：:，,。；;\n—\t]| {2,}|$)", item)
     if not m:
         return None
     name = m.group(1).strip()
@@ -159,6 +159,9 @@ def record_from_item(item: str) -> Record:
     free_end = fields[0].start if fields else len(rest)
     free = rest[:free_end].strip(" ，,")
     free, names = _unlabelled_inspectors(free)
+    cols = re.split(r"\t| {2,}", free.strip())
+    if not names and len(cols) >= 2 and _all_names(cols[-1]):  # `1.XX加油站  无隐患  金成、李虎`
+        free, names = "  ".join(cols[:-1]), split_names(cols[-1])
     rec = record_from_fields(fields) if fields else Record(enterprise="")
     rec.inspectors = rec.inspectors or names
     rec.enterprise = enterprise
@@ -175,6 +178,11 @@ def record_from_item(item: str) -> Record:
 
 
 _BARE_INSPECTORS = re.compile(r"[，,。；;\s]*(?:检查人员|执法人员|检查组成员|驻矿人员)[:：]?\s*(?P<n>[^，,。；;\n]{2,40})[。；;]?\s*$")
+
+
+def _all_names(text: str) -> bool:
+    tokens = [t for t in re.split(r"[、,，\s]+", text.strip()) if t]
+    return bool(tokens) and len(split_names(text)) == len(tokens)
 
 
 def _unlabelled_inspectors(free: str) -> tuple[str, list[str]]:
@@ -229,10 +237,16 @@ def _shared_details(group: list[Record], after: str) -> None:
     anchors = short_anchors(after, [r.enterprise for r in group])
     if not anchors:  # `…2家企业，未发现问题隐患`, or a finding that names its enterprise: `发现A公司DCS室脱岗1处问题`
         for rec in group:
-            at = after.find(rec.enterprise)
-            if at >= 0 and "发现" in after[max(0, at - 4):at]:
+            name, at = _named_in(after, rec.enterprise)
+            if at < 0:
+                continue
+            rest = after[at + len(name):]
+            clause = re.split(r"[，,。；;]", rest, maxsplit=1)[0]
+            if "发现" in after[max(0, at - 4):at]:  # `发现A公司DCS室人员脱岗1处问题`
                 stop = after.find("。", at)
-                _narrative_hazards(rec, "发现" + after[at + len(rec.enterprise): stop if stop >= 0 else len(after)])
+                _narrative_hazards(rec, "发现" + after[at + len(name): stop if stop >= 0 else len(after)])
+            elif re.match(r"存在", clause):  # `其中林海木材加工厂存在除尘设施未正常运行1处隐患`
+                _narrative_hazards(rec, "发现" + clause[2:])
         return
     for j, (idx, _, detail_start) in enumerate(anchors):
         detail_end = anchors[j + 1][1] if j + 1 < len(anchors) else len(after)
@@ -240,6 +254,16 @@ def _shared_details(group: list[Record], after: str) -> None:
         if rec.hazards:
             continue
         _narrative_hazards(rec, after[detail_start:detail_end], detail=True)
+
+
+def _named_in(text: str, enterprise: str) -> tuple[str, int]:
+    """Where the text names an enterprise, in full or without its place prefix (`林海木材加工厂`)."""
+    at = text.find(enterprise)
+    if at >= 0:
+        return enterprise, at
+    short = re.sub(r"^.*?(?:市|县|区|州)(?=.{4,})", "", enterprise, count=1)
+    short = re.sub(r"^.*?(?:市|县|区|镇|乡)(?=.{4,})", "", short, count=1)
+    return short, (text.find(short) if short != enterprise else -1)
 
 
 def _labelled_inspectors(records: list[Record], body: str) -> None:
@@ -291,6 +315,7 @@ def _narrative_body(rec: Record, after: str) -> None:
         from handlers.reports.parse.numbers import to_int
 
         h = re.sub(r"^(?:(?:该企业|该单位|该公司|该矿|该站|企业)(?:存在|有)|存在)", "", m.group("h"))
+        h = re.sub(r"[，,]?\s*(?:共|共计)$", "", h)  # `发现A，B，共2处隐患`
         hazards, _, per = split_hazards(h, to_int(m.group("n")))
         rec.hazards, rec.hazard_rectifications = hazards, per
         rest = after[m.end():].lstrip("，,")
