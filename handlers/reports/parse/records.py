@@ -177,7 +177,7 @@ def record_from_item(item: str) -> Record:
     return rec
 
 
-_BARE_INSPECTORS = re.compile(r"[，,。；;\s]*(?:检查人员|执法人员|检查组成员|驻矿人员)[:：]?\s*(?P<n>[^，,。；;\n]{2,40})[。；;]?\s*$")
+_BARE_INSPECTORS = re.compile(r"(?:^|[，,。；;\s])\s*(?:检查人员|执法人员|检查组成员|驻矿人员)[:：]?\s*(?P<n>[^，,。；;\n]{2,40})(?:[，,。；;]|\s*$)")
 
 
 def _all_names(text: str) -> bool:
@@ -191,7 +191,7 @@ def _unlabelled_inspectors(free: str) -> tuple[str, list[str]]:
     if not m:
         return free, []
     names = split_names(m.group("n"))
-    return (free[: m.start()], names) if names else (free, [])
+    return ((free[: m.start()] + "，" + free[m.end():]).strip(" ，,"), names) if names else (free, [])
 
 
 def narrative_records(body: str, unit: str | None) -> tuple[list[Record], bool]:
@@ -332,7 +332,7 @@ def _narrative_body(rec: Record, after: str) -> None:
         rest = after[m.end():].strip(" 。，,")
         rec.rectification = tidy(rest, keep_stop=False) if rest and RECT_START.match(rest) else None
         return
-    m = re.search(r"(?<![未没])发现(?P<h>[^。\n]+)", after)
+    m = re.search(r"(?<![未没])(?<!前期)(?<!此前)(?<!上次)(?<!之前)发现(?!的)(?P<h>[^。\n]+)", after)
     if m and not NONE_FOUND.match(m.group("h")):
         rec.hazards, rec.rectification, rec.hazard_rectifications = split_hazards(m.group("h"))
         rest = after[m.end():].strip(" 。，,")
