@@ -312,3 +312,26 @@ async def test_per_person_steps_run_in_bulk(h: Harness) -> None:
         calls = (await s.exec(select(CallRecord).where(CallRecord.person_id == "jh-yb", CallRecord.channel == "group"))).all()
         assert len(calls) == 2  # the warning itself and the re-mention
     assert await escalate_due(h.app, h.clock.now()) == 0  # ran once
+
+
+async def test_steps_due_together_are_batched_by_group(h: Harness) -> None:
+    """Steps due together are claimed group by group, so a batch smaller than the warning still re-mentions
+    each group's silent people in one message (a province: ~1,810 group messages, not 20,000)."""
+    from handlers.warnings.escalate import due_steps, run_batch
+
+    await issue(h, ORDER.replace("范围：吉林市", "范围：全省"))
+    h.clock.advance(minutes=2, seconds=5)
+    async with h.app.sessions() as s:
+        group_of = dict((await s.exec(select(Obligation.id, Obligation.group_id))).all())
+        step_ob = dict((await s.exec(select(EscalationStep.id, EscalationStep.obligation_id))).all())
+    due = await due_steps(h.app, h.clock.now(), batch=1000)
+    groups = [group_of[step_ob[i]] for i in due if step_ob[i] is not None]
+    by_id = [group_of[step_ob[i]] for i in sorted(due) if step_ob[i] is not None]
+    assert len(set(groups)) > 2 and groups == sorted(groups) and by_id != sorted(by_id)
+    h.new()
+    while due := await due_steps(h.app, h.clock.now(), batch=len(JILIN)):
+        await run_batch(h.app, due, h.clock.now())
+    await h.drain()
+    remind = [m for m in h.new() if m.chat_id == "g-jl" and "立即回应叫应" in m.text]
+    # a group is split only where a batch ends: at most two messages when a batch holds a group
+    assert sum(len(m.mentions) for m in remind) == len(JILIN) and len(remind) <= 2
