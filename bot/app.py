@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.clock import Clock, SystemClock
 from bot.config import Config, load_config
+from bot.delivery import notify_failed
 from bot.directory import Directory
 from bot.dispatch import Dispatcher, Router
 from bot.dispatch.middleware import DEFAULT_CHAIN, ChatLocks, MemoryDedup, RedisDedup
@@ -166,6 +167,7 @@ def create_app(
     for kind in ("voice", "sms"):
         app.transports.setdefault((kind, "default"), CallTransport(kind, provider))
     app.outbox_sender = OutboxSender(app.sessions, app.transports, limiter, clock, cfg.outbox)
+    app.outbox_sender.notify = lambda kind, info: notify_failed(app, kind, info)
     app.scheduler = Scheduler(app, clock)
     app.data["outbox_sender"] = app.outbox_sender
     app.data["transport_names"] = sorted({name for name, _ in app.transports})

@@ -31,6 +31,12 @@ class MemoryLimiter:
             return 0.0
         return (1 - b.tokens) / rate
 
+    async def refund(self, key: str) -> None:
+        """Give back a token taken for a send that never reached the platform."""
+        b = self._buckets.get(key)
+        if b is not None:
+            b.tokens = min(self.burst, b.tokens + 1)
+
 
 _LUA = """
 local key = KEYS[1]
@@ -57,3 +63,6 @@ class RedisLimiter(MemoryLimiter):
         rate = self.rates.get(key, self.rate)
         wait = await self._script(keys=[f"ratelimit:{key}"], args=[rate, self.burst, now.timestamp()])
         return float(wait)
+
+    async def refund(self, key: str) -> None:
+        await self.redis.hincrbyfloat(f"ratelimit:{key}", "tokens", 1)
