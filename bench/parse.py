@@ -1,10 +1,15 @@
 """Parse the sample corpus repeatedly (at least 20,000 messages), then ingest the same stream
 (parse plus storage on SQLite, through the full pipeline) and compare.
 
-Limits named: parse_per_s >= 500 and ingest_per_s >= 50 on this 2-core machine."""
+Also parses one report of 1,000 and one of 4,000 records in each written shape (labelled fields, numbered
+list, narrative, pasted table): the parse must stay linear, so 4x the records may take at most 8x the time
+(a quadratic step shows as ~16x).
+
+Limits named: parse_per_s >= 500, ingest_per_s >= 50 on this 2-core machine, scale_ratio <= 8."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import time
@@ -20,7 +25,41 @@ from handlers.reports.parse import Parser
 N = int(os.environ.get("BENCH_N", "20000"))
 INGEST_N = int(os.environ.get("BENCH_INGEST_N", "2000"))
 SAMPLES = ROOT.parent / "shared" / "samples" / "messages.jsonl"
-PARSE_LIMIT, INGEST_LIMIT = 500, 50
+PARSE_LIMIT, INGEST_LIMIT, SCALE_LIMIT = 500, 50, 8.0
+SHAPES = {
+    "labelled": lambda i: (f"检查单位：梨树县应急管理局\n受检单位：梨树县第{i}化工有限公司\n检查地点：梨树镇\n"
+                           "发现的问题隐患：1.储罐区无围堰；2.报警器未检定\n检查人员：张伟、李强\n整改情况：限期7日内整改"),
+    "list": lambda i: f"{i % 999 + 1}.梨树县第{i}化工有限公司：储罐区无围堰；报警器未检定。已整改。检查人员：张伟、李强",
+    "narrative": lambda i: f"张伟、李强对梨树县第{i}化工有限公司开展检查，发现储罐区无围堰、报警器未检定2处隐患，已责令限期整改。",
+    "table": lambda i: f"梨树县应急管理局\t梨树县第{i}化工有限公司\t梨树镇\t储罐区无围堰；报警器未检定\t张伟、李强\t限期整改",
+}
+TABLE_HEAD = "检查单位\t受检单位\t检查地点\t发现的问题隐患\t检查人员\t整改情况\n"
+
+
+def big_report(shape: str, n: int) -> str:
+    head = "梨树县应急局3月15日检查情况\n" + (TABLE_HEAD if shape == "table" else "")
+    return head + "\n".join(SHAPES[shape](i) for i in range(n))
+
+
+def scaling(parser: Parser, at: datetime) -> dict[str, float]:
+    """Seconds for 4,000 records over seconds for 1,000, per shape (best of three)."""
+    ratios = {}
+    for shape in SHAPES:
+        times = {}
+        for n in (1000, 4000):
+            text = big_report(shape, n)
+            best = float("inf")
+            for _ in range(3):
+                gc.collect()  # a collection left over from the last run is not this run's cost
+                t0 = time.perf_counter()
+                result = parser.parse(text, at)
+                best = min(best, time.perf_counter() - t0)
+            assert result.report is not None and len(result.report.records) == n, (shape, n)
+            times[n] = best
+        ratios[shape] = times[4000] / times[1000]
+        print(f"scale {shape}: 1,000 records {times[1000] * 1000:.0f} ms, 4,000 records {times[4000] * 1000:.0f} ms, "
+              f"ratio {ratios[shape]:.1f} (limit <= {SCALE_LIMIT:.0f})")
+    return ratios
 
 
 def corpus() -> list[tuple[str, datetime]]:
@@ -40,6 +79,7 @@ async def main() -> None:
             text, at = items[i % len(items)]
             parser.parse(text, at)
         parse_s = time.perf_counter() - t0
+        scale_ratio = max(scaling(parser, items[0][1]).values())
         reporters = [p.id for p in app.cfg.people if "reporter" in p.roles]
         events = []
         for i in range(INGEST_N):
@@ -58,7 +98,8 @@ async def main() -> None:
     print(f"ingest (parse + storage through the pipeline): {INGEST_N} in {ingest_s:.2f}s = {ingest_per_s:.0f}/s "
           f"(limit >= {INGEST_LIMIT}: {ingest_per_s / INGEST_LIMIT:.1f}x)")
     print(f"ratio ingest/parse {ratio:.3f}")
-    print("RESULT " + figures(parse_per_s=round(parse_per_s), ingest_per_s=round(ingest_per_s), ratio=round(ratio, 4)))
+    print("RESULT " + figures(parse_per_s=round(parse_per_s), ingest_per_s=round(ingest_per_s), ratio=round(ratio, 4),
+                                     scale_ratio=round(scale_ratio, 2)))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""`python -m bot run | check-config [PATH] | parse --at T --json FILE | migrate`."""
+"""`python -m bot run | check-config [PATH] | parse --at T --json FILE | migrate | login-link PERSON_ID`."""
 from __future__ import annotations
 
 import argparse
@@ -27,6 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     parse.add_argument("--json", dest="file", required=True, help="消息文本文件，- 为标准输入")
     parse.add_argument("--config", type=Path)
     sub.add_parser("migrate", help="只执行数据库迁移")
+    link = sub.add_parser("login-link", help="为某人生成一次性控制台登录链接和登录码（5分钟内有效）")
+    link.add_argument("person_id")
+    link.add_argument("--config", type=Path)
     args = parser.parse_args(argv)
     if args.cmd == "check-config":
         from bot.commands import check_config
@@ -42,6 +45,10 @@ def main(argv: list[str] | None = None) -> int:
         from bot.commands import migrate_only
 
         return asyncio.run(migrate_only(settings))
+    if args.cmd == "login-link":
+        from bot.commands import login_link
+
+        return asyncio.run(login_link(settings, args.person_id))
     from bot.logging import setup_logging
 
     setup_logging(json=settings.log_json)

@@ -60,3 +60,28 @@ async def migrate_only(settings: Settings) -> int:
     await engine.dispose()
     print("数据库已迁移到最新版本")
     return 0
+
+
+async def login_link(settings: Settings, person_id: str) -> int:
+    """Print a one-time console link and code for one person (the first admin has no chat yet)."""
+    from bot.app import create_app
+    from bot.login import issue_login, may_log_in
+    from handlers.admin.login import login_text
+    from models.db import transaction
+
+    app = create_app(settings)
+    try:
+        await app.prepare()  # migrations and the routing edits stored in the database
+        person = app.directory.people.get(person_id)
+        if person is None:
+            print(f"配置中没有编号为 {person_id} 的人员。", file=sys.stderr)
+            return 1
+        if not may_log_in(person):
+            print(f"{person.name} 不是管理员、值班员或处长，不能登录控制台。", file=sys.stderr)
+            return 1
+        async with transaction(app.sessions) as session:
+            issued = await issue_login(session, person, app.clock.now())
+        print(f"{app.directory.display(person)}\n" + login_text(settings.base_url(), issued.token, issued.code))
+        return 0
+    finally:
+        await app.stop()

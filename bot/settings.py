@@ -19,6 +19,8 @@ class Settings(BaseModel):
     api_token: str | None = None
     scheduler: bool = True
     log_json: bool = False
+    session_key: str | None = None  # the console cookie key (Fernet); else generated once under var_dir
+    public_url: str | None = None  # the console's address in login links; else http://host:port
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], **overrides: object) -> Settings:
@@ -31,6 +33,8 @@ class Settings(BaseModel):
             "BOT_PORT": "port",
             "BOT_VAR_DIR": "var_dir",
             "BOT_API_TOKEN": "api_token",
+            "BOT_SESSION_KEY": "session_key",
+            "BOT_PUBLIC_URL": "public_url",
         }
         for env_key, field in keys.items():
             if env.get(env_key):
@@ -39,6 +43,9 @@ class Settings(BaseModel):
         settings = cls.model_validate(values)
         settings.database_url = async_url(settings.database_url)
         return settings
+
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
 
 def async_url(url: str) -> str:

@@ -1,4 +1,5 @@
 """Import every table so that the metadata (and Alembic) sees them all."""
+from models.console import ConsoleSession, LoginCode, RoutingOverride
 from models.core import AuditLog, Binding, KeyValue, OutboxEntry, RawMessage
 from models.daily import Commentary, EmergencyMode
 from models.reports import Hazard, HazardEvent, InspectionRecord, InspectionReport
@@ -9,6 +10,7 @@ __all__ = [
     "Binding",
     "CallRecord",
     "Commentary",
+    "ConsoleSession",
     "EmergencyMode",
     "EscalationStep",
     "Hazard",
@@ -16,8 +18,10 @@ __all__ = [
     "InspectionRecord",
     "InspectionReport",
     "KeyValue",
+    "LoginCode",
     "Obligation",
     "OutboxEntry",
     "RawMessage",
+    "RoutingOverride",
     "Warning",
 ]

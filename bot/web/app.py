@@ -32,6 +32,9 @@ def create_web(bot: Any, extra_routes: list[Route] | None = None) -> web.Applica
     web_app.router.add_get("/files/{name}", download)
     for add in extra_routes or bot.data.get("web_routes", []):
         add(web_app)
+    from bot.web.console import setup_console  # the console imports APP from here
+
+    setup_console(bot, web_app)
     return web_app
 
 

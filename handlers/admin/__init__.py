@@ -4,9 +4,10 @@ from __future__ import annotations
 from typing import Any
 
 from bot.dispatch import Router
+from handlers.admin import login
 from handlers.admin.bindings import load_bindings, router
 
 
 def setup(app: Any) -> list[Router]:
     app.data["startup"].append(load_bindings)
-    return [router]
+    return [login.router, router]

@@ -22,7 +22,7 @@ LABELS: dict[str, tuple[str, ...]] = {
 CORE = ("inspecting_unit", "enterprise", "location", "hazards", "inspectors", "rectification", "hazards_rect")
 _BY_NAME = {name: kind for kind, names in LABELS.items() for name in names}
 _NAMES = sorted(_BY_NAME, key=len, reverse=True)
-MARKER = r"(?:[（(]\s*[\d一二三四五六七八九十]{1,3}\s*[)）]|[\d]{1,2}\s*[、.．]|[一二三四五六七八九十]{1,3}\s*[、.．]|[①-⑳])"
+MARKER = r"(?:[（(]\s*[\d一二三四五六七八九十]{1,3}\s*[)）]|[\d]{1,3}\s*[、.．]|[一二三四五六七八九十]{1,3}\s*[、.．]|[①-⑳])"
 _LABEL = re.compile(
     rf"(?:(?<=^)|(?<=[\n；;。，,\s：:]))[ \t]*{MARKER}?[ \t]*"
     rf"(?:【\s*(?P<b>{'|'.join(_NAMES)})\s*】[:：]?"
@@ -51,12 +51,19 @@ def find_fields(text: str) -> list[Field]:
         kind = _BY_NAME[name] if name else "hazards"
         count = to_int(m.group("n")) if m.group("c") else None
         end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
-        before = text[: m.start()].rstrip(" \t")
-        fields.append(Field(kind, text[m.end():end], m.start(), end, count, before.endswith("。")))
+        fields.append(Field(kind, text[m.end():end], m.start(), end, count, _after_stop(text, m.start())))
     for i, f in enumerate(fields):
         nxt = fields[i + 1] if i + 1 < len(fields) else None
         f.value = tidy(f.value, keep_stop=not (nxt and nxt.sentence_sep) and not f.sentence_sep)
     return fields
+
+
+def _after_stop(text: str, pos: int) -> bool:
+    """Whether the last non-blank character before `pos` is a 。 (without copying the prefix)."""
+    i = pos - 1
+    while i >= 0 and text[i] in " \t":
+        i -= 1
+    return i >= 0 and text[i] == "。"
 
 
 def tidy(value: str, keep_stop: bool = True) -> str:

@@ -76,7 +76,8 @@ class Parser:
         if groups:
             header = body[: groups[0][0].start]
             records = [record_from_fields(g) for g in groups]
-            loose = [f for f in fields if not any(f in g for g in groups)]
+            grouped = {id(f) for g in groups for f in g}
+            loose = [f for f in fields if id(f) not in grouped]
             footer = ""
         elif items:
             header = body[: items[0][0]]
