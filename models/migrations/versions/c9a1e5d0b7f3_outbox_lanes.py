@@ -1,7 +1,7 @@
 """outbox lanes and leases
 
 Revision ID: c9a1e5d0b7f3
-Revises: 904b4f608bc8
+Revises: 64becca3588f
 Create Date: 2026-11-23 06:20:00
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = 'c9a1e5d0b7f3'
-down_revision = '904b4f608bc8'
+down_revision = '64becca3588f'
 branch_labels = None
 depends_on = None
 
