@@ -230,44 +230,64 @@ class OutboxSender:
         key = f"{name}:{account}"
         sent = done = 0
         cursor: tuple[int, datetime, int] | None = None
+        size = 16  # small first: most passes have a token or two; grows while the tokens last
         while done < batch:
-            rows = await self._page(name, account, now, cursor)
+            rows = await self._page(name, account, now, cursor, size)
+            size = min(PAGE, size * 4)
             if not rows:
                 break
             cursor = (rows[-1].lane, rows[-1].next_attempt_at, rows[-1].id)
             rows = await self._drop_stale(name, account, rows, now)
             queues = await self._chat_queues(name, account, {r.chat_id for r in rows})
-            for row in rows:
+            picked: list[Any] = []
+            for row in rows:  # the heads of their chats, as far as the tokens go
                 queue = queues.get((row.chat_id, row.lane))
                 if not queue or queue[0] != row.id:
                     continue  # an earlier message of this chat and lane is still on its way
-                claim = await self._claim(row.id)
-                if claim is None:
-                    continue  # another sender has it
                 wait = await self.limiter.take(key, now)
                 if wait > 0:
-                    await self._release(row.id, claim[0])
                     blocked[key] = wait
-                    return sent
+                    break
+                picked.append(row)
+                queue.popleft()  # the next of this chat may follow in the same batch
+            claims = await self._claim(row.id for row in picked) if picked else {}
+            stuck: set[tuple[str, int]] = set()  # chats whose earlier message did not go: the rest waits
+            offline = False
+            for row in picked:
+                chat = (row.chat_id, row.lane)
+                claim = claims.get(row.id)
+                if claim is None or chat in stuck or offline:
+                    stuck.add(chat)
+                    await self._refund(key)
+                    if claim is not None:
+                        await self._release(row.id, claim[0])
+                    continue
                 outcome = await self._send(transport, name, account, row, *claim)
                 done += 1
                 if outcome == "offline":
-                    with contextlib.suppress(Exception):
-                        await self.limiter.refund(key)
-                    return sent
-                if outcome in ("sent", "failed"):
-                    queue.popleft()
-                    sent += outcome == "sent"
+                    offline = True
+                    await self._refund(key)
+                elif outcome == "sent":
+                    sent += 1
+                elif outcome != "failed":
+                    stuck.add(chat)
+            if offline or key in blocked:
+                break
         return sent
 
-    async def _page(self, name: str, account: str, now: datetime, cursor: tuple[int, datetime, int] | None) -> list[Any]:
+    async def _refund(self, key: str) -> None:
+        with contextlib.suppress(Exception):
+            await self.limiter.refund(key)
+
+    async def _page(self, name: str, account: str, now: datetime, cursor: tuple[int, datetime, int] | None,
+                    size: int) -> list[Any]:
         """Due rows in lane, due-time, id order, after the cursor: plain tuples, no ORM objects."""
         q = select(*_COLS).where(self._due(now), T.c.transport == name, T.c.account == account)
         if cursor is not None:
             lane, when, last = cursor
             q = q.where(or_(T.c.lane > lane, and_(T.c.lane == lane, or_(
                 T.c.next_attempt_at > when, and_(T.c.next_attempt_at == when, T.c.id > last)))))
-        q = q.order_by(T.c.lane, T.c.next_attempt_at, T.c.id).limit(PAGE)
+        q = q.order_by(T.c.lane, T.c.next_attempt_at, T.c.id).limit(size)
         async with self.sessions() as session:
             conn = await session.connection()
             return list((await conn.execute(q)).all())
@@ -327,20 +347,20 @@ class OutboxSender:
         self.log.warning("outbox.dropped", account=account, rows=len(dropped), reasons=sorted(set(drops.values())))
         return [r for r in rows if r.id not in dropped]
 
-    async def _claim(self, row_id: int) -> tuple[int, datetime] | None:
-        """Take the row under a fresh lease, counted from now (the claim), with a new fencing token."""
+    async def _claim(self, ids: Iterable[int]) -> dict[int, tuple[int, datetime]]:
+        """Take the rows still due under a fresh lease counted from now (the claim), each with a new fencing
+        token; on PostgreSQL rows another sender holds are skipped, not waited for."""
+        ids = list(ids)
         async with transaction(self.sessions) as session:
             conn = await session.connection()
             at = self.clock.now()
-            q = select(T.c.lease).where(T.c.id == row_id, self._due(at))
+            mine = select(T.c.id).where(T.c.id.in_(ids), self._due(at))
             if conn.dialect.name == "postgresql":
-                q = q.with_for_update(skip_locked=True)
-            lease = (await conn.execute(q)).scalar_one_or_none()
-            if lease is None:
-                return None
-            result = await conn.execute(update(T).where(T.c.id == row_id, T.c.lease == lease, self._due(at))
-                                        .values(status="sending", lease=lease + 1, lease_until=at + LEASE))
-            return (lease + 1, at + LEASE) if result.rowcount == 1 else None
+                mine = mine.with_for_update(skip_locked=True)
+            result = await conn.execute(update(T).where(T.c.id.in_(mine), self._due(at))
+                                        .values(status="sending", lease=T.c.lease + 1, lease_until=at + LEASE)
+                                        .returning(T.c.id, T.c.lease))
+            return {row_id: (lease, at + LEASE) for row_id, lease in result.all()}
 
     async def _release(self, row_id: int, lease: int) -> None:
         async with transaction(self.sessions) as session:
