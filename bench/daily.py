@@ -95,8 +95,9 @@ async def main() -> None:
         async with app.sessions() as s:
             t0 = time.perf_counter()
             data = await load_day(s, end)
-            missing = [u.name for u in missing_units(app.directory, {r.unit_id for r in data.reports})]
-            text = summary_text(app.directory, data, missing)
+            missing_u = missing_units(app.directory, {r.unit_id for r in data.reports})
+            missing = [u.name for u in missing_u]
+            text = summary_text(app.directory, data, missing_u)
             report_s = time.perf_counter() - t0
             path = Path(tmp) / "out.xlsx"
             t0 = time.perf_counter()

@@ -34,7 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "check-config":
         from bot.commands import check_config
 
-        return check_config(args.path or Settings.from_env(os.environ).config_path)
+        env_settings = Settings.from_env(os.environ)
+        return check_config(args.path or env_settings.config_path, env_settings.database_url)
     if args.cmd == "parse":
         from bot.commands import parse_command
 
@@ -61,12 +62,15 @@ async def serve(settings: Settings, transport: str) -> int:
     from aiohttp import web
 
     from bot.app import create_app
+    from bot.clock import DemoClock
     from bot.config import ConfigError
     from bot.transports.factory import transport_factories
     from bot.web.app import create_web
 
     try:
-        app = create_app(settings, transports=transport_factories(transport, os.environ))
+        # the simulator demo gets a clock the console can move forward; a real transport keeps the system clock
+        clock = DemoClock() if transport == "sim" else None
+        app = create_app(settings, clock=clock, transports=transport_factories(transport, os.environ))
     except ConfigError as e:
         print("配置有误：\n" + str(e), file=sys.stderr)
         return 1

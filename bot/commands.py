@@ -5,12 +5,14 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from bot.config import Config, ConfigError, load_config
 from bot.settings import ROOT, Settings
 
 
-def check_config(path: Path) -> int:
+def check_config(path: Path, database_url: str | None = None) -> int:
+    """The YAML, then the routing edits stored in the database over it (the one store both make up)."""
     try:
         cfg, tree = load_config(path)
     except ConfigError as e:
@@ -19,9 +21,56 @@ def check_config(path: Path) -> int:
         print(f"共 {len(e.errors)} 处错误", file=sys.stderr)
         return 1
     print(f"{path}: 配置有效：{len(tree.by_key)} 个地区，{len(cfg.units)} 个单位，{len(cfg.people)} 人，{len(cfg.groups)} 个群")
+    errors = 0
+    if database_url and database_url.startswith("sqlite") and not Path(database_url.split(":///", 1)[-1]).exists():
+        print("数据库：尚未创建，只检查了配置文件。")
+    elif database_url:
+        import asyncio
+
+        from bot.directory import Directory
+
+        directory = Directory(cfg, tree)
+        lines, errors = asyncio.run(database_overrides(database_url, directory))
+        for line in lines:
+            print(line)
     for warning in unbound_warnings(cfg):
         print(warning)
-    return 0
+    return 1 if errors else 0
+
+
+async def database_overrides(url: str, directory: Any) -> tuple[list[str], int]:
+    """Apply the database's routing edits onto the directory and say what they change and what is broken."""
+    from sqlalchemy.exc import SQLAlchemyError
+    from sqlmodel import select
+
+    from bot import routing
+    from bot.web.console.routing_view import LABELS, entity_title
+    from models.console import RoutingOverride
+    from models.db import make_engine
+
+    engine = make_engine(url)
+    try:
+        async with engine.connect() as conn:
+            rows = (await conn.execute(select(RoutingOverride))).all()
+    except (SQLAlchemyError, OSError) as e:
+        return [f"数据库：无法读取路由修改（{type(e).__name__}），只检查了配置文件。"], 0
+    finally:
+        await engine.dispose()
+    lines, errors = [f"数据库：{len(rows)} 项路由修改覆盖配置文件"], 0
+    for row in rows:
+        if not directory.has(row.kind, row.config_id):
+            lines.append(f"错误: 数据库修改了配置中已不存在的{'群' if row.kind == 'group' else '人员'} {row.config_id}")
+            errors += 1
+            continue
+        before = routing.state_of(directory, row.kind, row.config_id)
+        routing.apply_state(directory, row.kind, row.config_id, row.fields)
+        edit = routing.Edit(row.kind, row.config_id, before, routing.state_of(directory, row.kind, row.config_id))
+        problem = routing.validate(directory, edit)
+        fields = "、".join(LABELS[f] for f in row.fields if f in LABELS)
+        lines.append(f"{'错误' if problem else '覆盖'}: {entity_title(directory, row.kind, row.config_id)}（{fields}）"
+                     + (f"：{problem}" if problem else ""))
+        errors += bool(problem)
+    return lines, errors
 
 
 def unbound_warnings(cfg: Config) -> list[str]:

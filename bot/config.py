@@ -109,6 +109,14 @@ class LevelPolicy(Strict):
     repeat_every_min: float = 5
 
 
+class CallBudget(Strict):
+    """Calls per callee that voice providers allow (Aliyun's defaults); beyond them the bot sends SMS."""
+
+    per_minute: int = 1
+    per_hour: int = 5
+    per_day: int = 20
+
+
 class WarningsConfig(Strict):
     titles: list[str] = Field(default_factory=lambda: ["一把手", "包保责任人", "防汛指挥长", "森林防火指挥长"])
     levels: dict[str, LevelPolicy] = Field(default_factory=dict)
@@ -119,6 +127,7 @@ class WarningsConfig(Strict):
     expire_hours: float = 24
     letter_level: str = "橙色"
     letter_template: str = "prompt_letter.docx"
+    call_budget: CallBudget = Field(default_factory=CallBudget)
 
 
 class Gateway(Strict):

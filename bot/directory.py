@@ -12,9 +12,9 @@ ROLE_NAMES = {
     "division_head": "处长",
     "reporter": "报送员",
     "responsible": "责任人",
-    "superior": "上级领导",
+    "superior": "上级",
 }
-GROUP_ROLE_NAMES = {"anwei": "省安委办工作群", "chuzhang": "处长工作群", "region": "地区群", "other": "其他群"}
+GROUP_ROLE_NAMES = {"anwei": "省安委办工作群", "chuzhang": "处长工作群", "region": "区域群", "other": "其他"}
 
 
 class Directory:
@@ -32,6 +32,8 @@ class Directory:
         for g in cfg.groups:
             for transport, tid in g.ids.items():
                 self._group_by_tid[(transport, tid)] = g
+        # the YAML state of each entity changed since loading: routing edits are stored as differences from it
+        self._seed: dict[tuple[str, str], dict] = {}
 
     # -- lookups by transport id
     def person(self, transport: str, sender_id: str) -> Person | None:
@@ -40,15 +42,43 @@ class Directory:
     def group(self, transport: str, chat_id: str) -> Group | None:
         return self._group_by_tid.get((transport, chat_id))
 
+    # -- the YAML seed under run-time routing edits (bot/routing.py)
+    def has(self, kind: str, config_id: str) -> bool:
+        return config_id in (self.groups if kind == "group" else self.people)
+
+    def keep_seed(self, kind: str, config_id: str) -> None:
+        """Call before changing an entity: its YAML state is kept the first time (cheaper than copying all)."""
+        if (kind, config_id) not in self._seed:
+            from bot.routing import state_of  # routing builds on the directory
+
+            self._seed[(kind, config_id)] = state_of(self, kind, config_id)
+
+    def seed(self, kind: str, config_id: str) -> dict:
+        self.keep_seed(kind, config_id)
+        return self._seed[(kind, config_id)]
+
     def bind_person(self, transport: str, tid: str, person_id: str) -> None:
-        person = self.people[person_id]
-        person.ids[transport] = tid
-        self._person_by_tid[(transport, tid)] = person
+        self.set_ids("person", person_id, {**self.people[person_id].ids, transport: tid})
 
     def bind_group(self, transport: str, tid: str, group_id: str) -> None:
-        group = self.groups[group_id]
-        group.ids[transport] = tid
-        self._group_by_tid[(transport, tid)] = group
+        self.set_ids("group", group_id, {**self.groups[group_id].ids, transport: tid})
+
+    def set_ids(self, kind: str, config_id: str, ids: dict[str, str]) -> None:
+        """A group's or person's chat ids; a chat id taken from another entity leaves that one."""
+        entities, index = ((self.groups, self._group_by_tid) if kind == "group"
+                           else (self.people, self._person_by_tid))
+        entity = entities[config_id]
+        self.keep_seed(kind, config_id)
+        for key in [(t, v) for t, v in entity.ids.items()]:
+            if index.get(key) is entity:
+                del index[key]
+        for transport, tid in ids.items():
+            other = index.get((transport, tid))
+            if other is not None and other is not entity and other.ids.get(transport) == tid:
+                self.keep_seed(kind, other.id)
+                del other.ids[transport]
+            index[(transport, tid)] = entity
+        entity.ids = dict(ids)
 
     def is_bot(self, transport: str, tid: str) -> bool:
         return self.cfg.bot.ids.get(transport) == tid

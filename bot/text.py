@@ -53,3 +53,13 @@ def split_text(text: str, limit: int) -> list[str]:
     if current:
         parts.append(current)
     return parts
+
+
+def percent(part: int | float, whole: int | float) -> str:
+    """`67%` for 2/3: rounded half up (not truncated, not banker's), the one rule for every text and file."""
+    from decimal import ROUND_HALF_UP, Decimal
+
+    if not whole:
+        return "0%"
+    value = (Decimal(str(part)) * 100 / Decimal(str(whole))).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+    return f"{value}%"

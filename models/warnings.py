@@ -31,6 +31,7 @@ class Warning(SQLModel, table=True):
     document: str | None = None
     groups: list = json_list()  # group ids it was posted to
     meta: dict = json_dict()  # last rolling line per group, …
+    serial: int | None = None  # 提示函: the number in its year's own series (提示函第1号)
 
     @property
     def title(self) -> str:
@@ -58,6 +59,7 @@ class Obligation(SQLModel, table=True):
     responded_at: datetime | None = when(nullable=True, default=None)
     response: str | None = None
     escalations: int = 0
+    unwoken_at: datetime | None = when(nullable=True, default=None)  # named in a 未叫醒名单 / silent at the end
 
     @property
     def open(self) -> bool:
@@ -77,6 +79,7 @@ class CallRecord(SQLModel, table=True):
     direction: str = Field(max_length=4)  # out | in
     channel: str = Field(max_length=16)  # group | private | voice | sms | ack | response
     text: str = ""
+    phone: str | None = Field(default=None, max_length=32, index=True)  # voice/sms: the number, for budgets
 
 
 class EscalationStep(SQLModel, table=True):

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs the real components the suite starts on loopback (redis-server, PostgreSQL,
-# Chromium, Node deps). Needs root for apt-get; on a machine that already has them it does nothing.
+# Chromium with CJK fonts, Node deps). Needs root for apt-get; on a machine that already has them it does nothing.
 set -euo pipefail
 need=()
 command -v redis-server >/dev/null || need+=(redis-server)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v chromium >/dev/null || need+=(chromium)
+# CJK fonts so that the console's browser-test screenshots are readable
+ls /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc >/dev/null 2>&1 || need+=(fonts-noto-cjk)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "installing: ${need[*]}"

@@ -81,7 +81,8 @@ async def test_silence_escalates_to_unwoken(h: Harness) -> None:
     assert any(m.chat_id == "dm:jh-bb" and "【AB角叫应】" in m.text for m in out)  # jh-yb's B角
     assert any(m.chat_id == "dm:jl-yb" and "【未叫醒】" in m.text and "jh" not in m.text for m in out)
     assert any(m.chat_id == "dm:liwd" and "【未叫醒名单】" in m.text for m in out)
-    await h.tick(minutes=11)  # three rounds of 5 minutes, then finalize
+    await h.tick(minutes=5)  # +10: the second round
+    await h.tick(minutes=6)  # +16: the third round (+15), then finalize
     st = await states(h, wid)
     assert st["jh-yb"] == "unwoken" and st["jh-bb"] == "unwoken" and st["jl-yb"] == "acked"
     h.expect_sent("催叫结束，2人仍未回应", chat="dm:liwd")
@@ -168,7 +169,7 @@ async def test_private_one_and_measures_are_recorded(h: Harness) -> None:
     assert st["hd-yb"] == "responded" and st["ps-yb"] == "responded"
     await h.say("chuzhang", "liwd", "@应急助手 叫应情况")
     status = h.expect_sent("叫应#1 红色暴雨预警（发出")
-    assert "已回应 2/11" in status.text and "已转移群众36人" in status.text
+    assert "点名11人，已回应2人" in status.text and "已转移群众36人" in status.text
     await h.say("chuzhang", "liwd", f"@应急助手 解除 {wid}")
     assert "落实措施：" in h.expect_sent("【总结】").text
     await h.say("chuzhang", "liwd", f"@应急助手 叫应记录 {wid}")

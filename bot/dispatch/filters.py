@@ -11,12 +11,27 @@ def to_bot(data: dict[str, Any]) -> bool:
     return command_text(data["event"], data["directory"].cfg.bot.name) is not None
 
 
-class Command:
-    """A bot command: `@应急助手 帮助`, `/帮助`, `#帮助`, or the bare word in a private chat."""
+def allows(roles: tuple[str, ...], person: Any) -> bool:
+    """Everyone when `roles` is empty; else someone holding one of them."""
+    return not roles or (person is not None and bool(set(roles) & set(person.roles)))
 
-    def __init__(self, *names: str, prefix_only: bool = False) -> None:
+
+class Command:
+    """A bot command: `@应急助手 帮助`, `/帮助`, `#帮助`, or the bare word in a private chat.
+
+    `usage` and `roles` make it a row of the command table that `帮助` is generated from: who may use it
+    is declared here once, and the handler checks the same `allows`."""
+
+    def __init__(self, *names: str, prefix_only: bool = False, usage: str | None = None,
+                 roles: tuple[str, ...] = ()) -> None:
+        self.first = names[0]
         self.names = sorted(names, key=len, reverse=True)
         self.prefix_only = prefix_only
+        self.usage = usage
+        self.roles = roles
+
+    def allows(self, person: Any) -> bool:
+        return allows(self.roles, person)
 
     def __call__(self, data: dict[str, Any]) -> dict[str, Any] | bool:
         text = command_text(data["event"], data["directory"].cfg.bot.name)
@@ -26,6 +41,20 @@ class Command:
             if text == name or (text.startswith(name) and (not self.prefix_only or text[len(name):][:1] in " ：:")):
                 return {"command": name, "args": text[len(name):].strip(" ：:\u2005\u3000")}
         return False
+
+
+class Usage:
+    """The help row of a handler that is not a command (a report, an answer to a warning); always passes."""
+
+    def __init__(self, usage: str, roles: tuple[str, ...] = ()) -> None:
+        self.usage = usage
+        self.roles = roles
+
+    def allows(self, person: Any) -> bool:
+        return allows(self.roles, person)
+
+    def __call__(self, data: dict[str, Any]) -> bool:
+        return True
 
 
 class Regex:

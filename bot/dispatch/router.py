@@ -27,8 +27,9 @@ class HandlerSpec:
 
 
 class Router:
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, title: str | None = None) -> None:
         self.name = name
+        self.title = title  # the capability's Chinese name, for the generated 帮助
         self.handlers: list[HandlerSpec] = []
 
     def message(self, *filters: Filter) -> Callable[[Handler], Handler]:

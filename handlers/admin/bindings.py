@@ -1,32 +1,43 @@
-"""`绑定本群 区域 吉林市` / `绑定本群 省安委办` / `绑定本群 处长`, and `绑定 @张三 吉林市应急局 报送员`."""
+"""`绑定本群 区域 吉林市` / `绑定本群 省安委办` / `绑定本群 处长`, and `绑定 @张三 吉林市应急局 报送员`.
+
+Both go through the routing store (bot/routing.py): audited, undoable from the console. A binding that
+would replace another (this room is already bound, or the group is served by another room) names what it
+replaces and waits for `确认`.
+"""
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.audit import audit
+from bot import routing
 from bot.config import Group, Person
 from bot.directory import GROUP_ROLE_NAMES, ROLE_NAMES, Directory
 from bot.dispatch import Router
 from bot.dispatch.filters import Command
+from bot.dispatch.router import SKIP
 from bot.events import InboundMessage
 from bot.outbox import Outbox
-from models.core import Binding
+from models.core import Binding, KeyValue
 from models.db import transaction
 
-router = Router(__name__)
+router = Router(__name__, "绑定")
+PENDING_TTL = timedelta(minutes=10)
+ADMIN = ("admin",)
+BIND = Command("绑定", usage="绑定 @张三 单位 角色：把微信号绑定到配置中的人", roles=ADMIN)
 
 
 async def load_bindings(app: Any) -> None:
+    """At startup: bindings stored by earlier versions, then the routing store's edits over the YAML."""
     async with transaction(app.sessions) as session:
         for b in (await session.exec(select(Binding))).all():
             if b.kind == "group" and b.config_id in app.directory.groups:
                 app.directory.bind_group(b.transport, b.transport_id, b.config_id)
             elif b.kind == "person" and b.config_id in app.directory.people:
                 app.directory.bind_person(b.transport, b.transport_id, b.config_id)
+        await routing.load_overrides(session, app.directory)
 
 
 def find_group(directory: Directory, args: str) -> Group | None:
@@ -42,27 +53,55 @@ def find_group(directory: Directory, args: str) -> Group | None:
     return next((g for g in directory.groups_with_role("region") if g.region == region), None) if region else None
 
 
-async def _save(session: AsyncSession, binding: Binding) -> None:
-    old = (await session.exec(select(Binding).where(Binding.transport == binding.transport, Binding.kind == binding.kind,
-                                                    Binding.transport_id == binding.transport_id))).first()
-    if old is not None:
-        old.config_id, old.bound_by, old.bound_at = binding.config_id, binding.bound_by, binding.bound_at
-        session.add(old)
-    else:
-        session.add(binding)
-    try:
-        await session.flush()
-    except IntegrityError:
-        raise ValueError("该绑定已存在") from None
-
-
 def _is_admin(person: Person | None) -> bool:
-    return person is not None and "admin" in person.roles
+    return BIND.allows(person)
 
 
-@router.message(Command("绑定本群"))
+def room_name(app: Any, transport: str, tid: str) -> str | None:
+    """The room's topic when the gateway told us one."""
+    for (name, _), t in app.transports.items():
+        topic = getattr(t, "rooms", {}).get(tid) if name == transport else None
+        if topic:
+            return str(topic)
+    return None
+
+
+def group_label(group: Group) -> str:
+    return f"{group.name}（{GROUP_ROLE_NAMES.get(group.role, '其他')}{'，' + group.region if group.region else ''}）"
+
+
+def replaced(app: Any, event: InboundMessage, group: Group) -> list[str]:
+    """What binding this room to `group` would take away from someone else, in words."""
+    d: Directory = app.directory
+    out = []
+    current = d.group(event.transport, event.chat_id)
+    if current is not None and current.id != group.id:
+        out.append(f"本群现在是“{current.name}”，确认后它将不再对应任何群聊")
+    held = group.ids.get(event.transport)
+    if held and held != event.chat_id:
+        topic = room_name(app, event.transport, held)
+        out.append(f"“{group.name}”现在由另一个群聊{f'“{topic}”' if topic else ''}担任，确认后改由本群担任，那个群不再收到它的消息")
+    return out
+
+
+def _pending_key(event: InboundMessage, person: Person) -> str:
+    return f"bind:{event.transport}:{event.chat_id}:{person.id}"
+
+
+async def _bind(session: AsyncSession, app: Any, event: InboundMessage, person: Person, group: Group) -> str | None:
+    """Bind now through the routing store; the refusal text if this admin may not."""
+    d: Directory = app.directory
+    edits = routing.plan(d, "group", group.id, {"ids": {**group.ids, event.transport: event.chat_id}})
+    problem = routing.refusal(d, person, edits)
+    if problem:
+        return problem
+    await routing.commit(session, d, edits, person.id, event.received_at, f"在聊天中绑定本群为“{group.name}”")
+    return None
+
+
+@router.message(Command("绑定本群", usage="绑定本群 区域 吉林市 / 省安委办 / 处长：把本群绑定到配置", roles=ADMIN))
 async def bind_room(event: InboundMessage, args: str, person: Person | None, directory: Directory, session: AsyncSession,
-                    outbox: Outbox) -> str:
+                    outbox: Outbox, app: Any) -> str:
     if not _is_admin(person):
         outbox.reply(event, "只有管理员可以绑定群。")
         return "bind_denied"
@@ -75,16 +114,70 @@ async def bind_room(event: InboundMessage, args: str, person: Person | None, dir
         outbox.reply(event, f"没找到对应的群配置。格式：绑定本群 区域 吉林市 / 绑定本群 省安委办 / 绑定本群 处长。已配置：{names}…")
         return "bind_bad"
     assert person is not None
-    await _save(session, Binding(transport=event.transport, kind="group", transport_id=event.chat_id, config_id=group.id,
-                                 bound_by=person.id, bound_at=event.received_at))
-    directory.bind_group(event.transport, event.chat_id, group.id)
-    audit(session, person.id, "bind_group", event.received_at, transport=event.transport, chat=event.chat_id, group=group.id)
-    outbox.reply(event, f"已绑定：本群 = {group.name}（{GROUP_ROLE_NAMES.get(group.role, group.role)}"
-                        f"{'，' + group.region if group.region else ''}）。")
+    if group.ids.get(event.transport) == event.chat_id:
+        outbox.reply(event, f"本群已经是{group_label(group)}，无需重复绑定。")
+        return "bind_same"
+    edits = routing.plan(directory, "group", group.id, {"ids": {**group.ids, event.transport: event.chat_id}})
+    problem = routing.refusal(directory, person, edits)
+    if problem:
+        outbox.reply(event, problem + "未做任何修改。")
+        return "bind_denied"
+    losses = replaced(app, event, group)
+    if losses:
+        key = _pending_key(event, person)
+        row = await session.get(KeyValue, key) or KeyValue(key=key)
+        row.value = {"group": group.id, "at": event.received_at.isoformat()}
+        session.add(row)
+        outbox.reply(event, f"要把本群绑定为{group_label(group)}：\n" + "；\n".join(losses)
+                     + "。\n回复“确认”执行，“取消”放弃（10分钟内有效）。")
+        return "bind_pending"
+    await routing.commit(session, directory, edits, person.id, event.received_at, f"在聊天中绑定本群为“{group.name}”")
+    outbox.reply(event, f"已绑定：本群 = {group_label(group)}。")
     return "bind_group"
 
 
-@router.message(Command("绑定"))
+async def _pending(session: AsyncSession, event: InboundMessage, person: Person | None) -> KeyValue | None:
+    if person is None or not event.is_group:
+        return None
+    row = await session.get(KeyValue, _pending_key(event, person))
+    if row is None or not row.value.get("group"):
+        return None
+    if datetime.fromisoformat(row.value["at"]) + PENDING_TTL < event.received_at:
+        await session.delete(row)
+        return None
+    return row
+
+
+@router.message(Command("确认"))
+async def confirm_bind(event: InboundMessage, person: Person | None, directory: Directory, session: AsyncSession,
+                       outbox: Outbox, app: Any) -> Any:
+    row = await _pending(session, event, person)
+    if row is None:
+        return SKIP  # not a binding: the 叫应 confirmation may want it
+    assert person is not None
+    group = directory.groups.get(row.value["group"])
+    await session.delete(row)
+    if group is None:
+        return SKIP
+    problem = await _bind(session, app, event, person, group)
+    if problem:
+        outbox.reply(event, problem + "未做任何修改。")
+        return "bind_denied"
+    outbox.reply(event, f"已绑定：本群 = {group_label(group)}。原来的绑定已解除，可在控制台“审计”页撤销。")
+    return "bind_group"
+
+
+@router.message(Command("取消"))
+async def cancel_bind(event: InboundMessage, person: Person | None, session: AsyncSession, outbox: Outbox) -> Any:
+    row = await _pending(session, event, person)
+    if row is None:
+        return SKIP
+    await session.delete(row)
+    outbox.reply(event, "已放弃绑定，未做任何修改。")
+    return "bind_cancelled"
+
+
+@router.message(BIND)
 async def bind_member(event: InboundMessage, args: str, person: Person | None, directory: Directory,
                       session: AsyncSession, outbox: Outbox, app: Any) -> str:
     if not _is_admin(person):
@@ -107,10 +200,14 @@ async def bind_member(event: InboundMessage, args: str, person: Person | None, d
         return "bind_bad"
     target = candidates[0]
     assert person is not None
-    await _save(session, Binding(transport=event.transport, kind="person", transport_id=targets[0], config_id=target.id,
-                                 bound_by=person.id, bound_at=event.received_at))
-    directory.bind_person(event.transport, targets[0], target.id)
-    audit(session, person.id, "bind_person", event.received_at, transport=event.transport, tid=targets[0], person=target.id)
+    edits = routing.plan(directory, "person", target.id, {"ids": {**target.ids, event.transport: targets[0]}})
+    problem = routing.refusal(directory, person, edits)
+    if problem:
+        outbox.reply(event, problem + "未做任何修改。")
+        return "bind_denied"
+    if edits:
+        await routing.commit(session, directory, edits, person.id, event.received_at,
+                             f"在聊天中绑定{directory.display(target)}的微信号")
     roles = "、".join(ROLE_NAMES.get(r, r) for r in target.roles) or "无角色"
     outbox.reply(event, f"已绑定：{directory.display(target)}，{roles}。")
     return "bind_person"

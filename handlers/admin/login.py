@@ -9,10 +9,10 @@ from bot.config import Person
 from bot.dispatch import Router
 from bot.dispatch.filters import Command
 from bot.events import InboundMessage
-from bot.login import issue_login, may_log_in
+from bot.login import CONSOLE_ROLES, issue_login, may_log_in
 from bot.outbox import Outbox
 
-router = Router(__name__)
+router = Router(__name__, "控制台")
 
 
 def login_text(base_url: str, token: str, code: str) -> str:
@@ -20,7 +20,7 @@ def login_text(base_url: str, token: str, code: str) -> str:
             f"或在登录页输入登录码：{code}\n请勿转发。")
 
 
-@router.message(Command("登录", "登陆", "控制台"))
+@router.message(Command("登录", "登陆", "控制台", usage="登录（私聊）：获取控制台登录链接", roles=tuple(CONSOLE_ROLES)))
 async def login(event: InboundMessage, args: str, person: Person | None, session: AsyncSession, outbox: Outbox,
                 app: Any) -> str:
     if event.is_group:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from bot.config import Person
 from bot.directory import ROLE_NAMES, Directory
 from bot.dispatch import Router
@@ -9,16 +11,51 @@ from bot.outbox import Outbox
 from bot.templates import Templates
 from bot.text import command_text
 
-router = Router(__name__)
+router = Router(__name__, "基本")
 
 
-@router.message(Command("帮助", "help", "?", "？", "功能"))
-async def help_(event: InboundMessage, outbox: Outbox, templates: Templates) -> str:
-    outbox.reply(event, templates.render("help"))
+@router.message(Command("帮助", "help", "?", "？", "功能", usage="帮助 [指令/全部]：您可用的指令及用法"))
+async def help_(event: InboundMessage, args: str, person: Person | None, outbox: Outbox, templates: Templates,
+                app: Any) -> str:
+    """Generated from the routers' own command table, filtered by the sender's roles: it cannot drift.
+    `帮助` gives one line per capability; `帮助 叫应` the usage of those commands; `帮助 全部` every usage."""
+    assert app.dispatcher is not None
+    rows = table(app.dispatcher.routers, person)
+    if args:
+        lines = [f"· {usage}" for title, name, usage in rows
+                 if args in ("全部", "所有") or args in title or args in name or args in usage]
+        if not lines:
+            outbox.reply(event, f"没有您可用的“{args}”指令。发“帮助”查看全部。")
+            return "help"
+    else:
+        by_title: dict[str, list[str]] = {}
+        for title, name, _ in rows:
+            by_title.setdefault(title, []).append(name)
+        lines = [f"· {title}：{'、'.join(names)}" for title, names in by_title.items()]
+        lines.append("发“帮助 指令”查看用法，如：帮助 统计；“帮助 全部”列出全部用法。")
+    if person is None:
+        who = "未登记人员（请联系管理员登记）"
+    else:
+        roles = [ROLE_NAMES.get(r, r) for r in person.roles]
+        who = f"{person.name}（{'、'.join(roles)}）" if roles else person.name
+    outbox.reply(event, templates.render("help", who=who, commands="\n".join(lines)))
     return "help"
 
 
-@router.message(Command("我是谁", "whoami"))
+def table(routers: list[Router], person: Person | None) -> list[tuple[str, str, str]]:
+    """(capability, command name, usage) of every row the person may use, in routing order, each once."""
+    out: list[tuple[str, str, str]] = []
+    for router in routers:
+        for spec in router.handlers:
+            for f in spec.filters:
+                usage = getattr(f, "usage", None)
+                if usage and f.allows(person) and all(usage != u for _, _, u in out):
+                    name = getattr(f, "first", None) or usage.split("：", 1)[0]
+                    out.append((router.title or "其他", name, usage))
+    return out
+
+
+@router.message(Command("我是谁", "whoami", usage="我是谁：查看您的单位和角色"))
 async def whoami(event: InboundMessage, person: Person | None, directory: Directory, outbox: Outbox,
                  templates: Templates) -> str:
     if person is None:

@@ -20,16 +20,16 @@ from handlers.daily.commentary import domain_of
 from handlers.daily.consolidate import consolidated
 from handlers.daily.figures import Figures, load_day, missing_units
 from handlers.daily.publish import final_text, publish_commentary
-from handlers.daily.rounds import default_rounds, slots_for
+from handlers.daily.rounds import Slot, default_rounds, slots_for
 from handlers.reports.parse.dates import find_date
 from handlers.reports.parse.numbers import to_int
 from models.daily import Commentary, EmergencyMode
 from models.reports import InspectionReport
 
-router = Router(__name__)
+router = Router(__name__, "日报")
 
 
-@router.message(Command("日报表", "汇总"))
+@router.message(Command("日报表", "汇总", usage="日报表 [日期]：某天的汇总日报表（文字+Excel）"))
 async def daily_report(event: InboundMessage, args: str, session: AsyncSession, directory: Directory,
                        outbox: Outbox, calendar: WorkCalendar, app: Any) -> str:
     now = event.received_at
@@ -40,7 +40,7 @@ async def daily_report(event: InboundMessage, args: str, session: AsyncSession, 
     return "daily_report"
 
 
-@router.message(Command("今日未报", "未报", "谁没报", "哪些没报"))
+@router.message(Command("今日未报", "未报", "谁没报", "哪些没报", usage="今日未报：本轮还有哪些单位未报"))
 async def not_reported(event: InboundMessage, session: AsyncSession, directory: Directory, outbox: Outbox,
                        cfg: Config, calendar: WorkCalendar) -> str:
     now = event.received_at
@@ -48,6 +48,19 @@ async def not_reported(event: InboundMessage, session: AsyncSession, directory: 
     if not slots:
         outbox.reply(event, "今天不是工作日，无需报送日报。")
         return "not_reported"
+    slot = next((s for s in slots if now <= s.deadline), slots[-1])
+    data = await load_day(session, slot.report_date, slot.round)
+    missing = missing_units(directory, {r.unit_id for r in data.reports})
+    due = f"{slot.day.month}月{slot.day.day}日{slot.deadline.hour}:{slot.deadline.minute:02d}"
+    late = "，已过截止时间" if now > slot.deadline else ""
+    lines = [f"本轮催报：{slot.label()}检查情况日报（{due}截止{late}）。"]
+    if missing:
+        lines.append(f"未报{len(missing)}个：{'、'.join(u.name for u in missing)}")
+    else:
+        lines.append(f"已全部报送（{len(directory.reporting_units())}个单位）。")
+    lines.append(await _in_today(session, now, slot))
+    outbox.reply(event, "\n".join(lines))
+    return "not_reported"
     slot = next((s for s in slots if now <= s.deadline), slots[-1])
     data = await load_day(session, slot.report_date, slot.round)
     missing = missing_units(directory, {r.unit_id for r in data.reports})
@@ -59,7 +72,27 @@ async def not_reported(event: InboundMessage, session: AsyncSession, directory: 
     return "not_reported"
 
 
-@router.message(Command("统计"))
+async def _in_today(session: AsyncSession, now: datetime, slot: Slot) -> str:
+    """What has come in today, apart from the round: a report of another date does not count for it."""
+    start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    rows = (await session.exec(select(InspectionReport).where(
+        col(InspectionReport.active), col(InspectionReport.posted_at) >= start, col(InspectionReport.posted_at) <= now)
+        .order_by(col(InspectionReport.posted_at)))).all()
+    if not rows:
+        return "今日尚未收到日报。"
+    counted = [r for r in rows if r.report_date == slot.report_date and r.round == slot.round]
+    other: dict[str, list[str]] = {}
+    for r in rows:
+        if r not in counted:
+            label = f"{r.report_date.month}月{r.report_date.day}日" + (f"第{r.round}轮" if r.round > 1 else "")
+            other.setdefault(label, []).append(r.unit_name or r.region or "未知单位")
+    text = f"今日已收到日报{len(rows)}份，计入本轮{len(counted)}份"
+    for label, names in other.items():
+        text += f"；{'、'.join(names)}报的是{label}检查情况，不计入本轮"
+    return text + "。"
+
+
+@router.message(Command("统计", usage="统计 [本周/上周/本月/日期] [地区]：检查与隐患数字"))
 async def stats(event: InboundMessage, args: str, session: AsyncSession, directory: Directory, outbox: Outbox) -> str:
     start, end, label = _period(args, event.received_at)
     region = next((r for _, _, r in directory.regions.find_all(args) if r.level != "province"), None)
@@ -75,8 +108,11 @@ async def stats(event: InboundMessage, args: str, session: AsyncSession, directo
             if rep in rows:
                 total.add(data.figures(rep))
     where = region.key if region else "全省"
-    outbox.reply(event, f"{where}{label}（{start.month}月{start.day}日—{end.month}月{end.day}日）："
-                        f"报送{total.reports}份，{total.line()}。")
+    head = f"{where}{label}（{start.month}月{start.day}日—{end.month}月{end.day}日）："
+    if not total.reports:  # nothing reported is not a clean result: say so, never 未发现问题隐患
+        outbox.reply(event, head + "没有收到任何日报，无检查数据（不代表未发现问题隐患）。发“今日未报”查看未报单位。")
+        return "stats"
+    outbox.reply(event, head + f"报送{total.reports}份，{total.line()}。")
     return "stats"
 
 
@@ -96,7 +132,7 @@ def _period(args: str, now: datetime) -> tuple[date, date, str]:
 
 
 def _may_comment(person: Person | None, domain: str) -> bool:
-    return person is not None and ("admin" in person.roles or ("division_head" in person.roles and person.domain == domain))
+    return PUBLISH.allows(person) and person is not None and ("admin" in person.roles or person.domain == domain)
 
 
 async def _latest_draft(session: AsyncSession, domain: str) -> Commentary | None:
@@ -120,7 +156,14 @@ async def _draft_for(event: InboundMessage, person: Person | None, domain: str |
     return c
 
 
-@router.message(Command("发布点评", prefix_only=False))
+PUBLISH = Command("发布点评", prefix_only=False, usage="发布点评 领域：发布本处日点评", roles=("division_head", "admin"))
+REMARK = Command("修改点评", "点评", prefix_only=False, usage="点评 领域：意见 / 修改点评 领域：全文：修改日点评草稿",
+                 roles=("division_head", "admin"))
+RAISE = Command("提级管理", "提级", usage="提级管理 N轮 [日期至日期] [时间 …]：每天多轮报送", roles=("admin", "duty_officer"))
+LOWER = Command("解除提级", "取消提级", usage="解除提级：恢复每天一轮", roles=("admin", "duty_officer"))
+
+
+@router.message(PUBLISH)
 async def publish(event: InboundMessage, args: str, person: Person | None, session: AsyncSession, outbox: Outbox,
                   app: Any) -> str:
     domain = domain_of(args)
@@ -136,7 +179,7 @@ async def publish(event: InboundMessage, args: str, person: Person | None, sessi
     return "commentary_published"
 
 
-@router.message(Command("修改点评", "点评", prefix_only=False))
+@router.message(REMARK)
 async def remark(event: InboundMessage, command: str, args: str, person: Person | None, session: AsyncSession,
                  outbox: Outbox) -> str:
     body = re.sub(r"^[^：:]*[：:]", "", args, count=1).strip() if re.search(r"[：:]", args) else ""
@@ -153,10 +196,10 @@ async def remark(event: InboundMessage, command: str, args: str, person: Person 
     return "commentary_edited"
 
 
-@router.message(Command("提级管理", "提级"))
+@router.message(RAISE)
 async def raise_level(event: InboundMessage, args: str, person: Person | None, session: AsyncSession,
                       outbox: Outbox) -> str:
-    if person is None or not {"admin", "duty_officer"} & set(person.roles):
+    if not RAISE.allows(person):
         outbox.reply(event, "只有管理员或值班员可以启动提级管理。")
         return "emergency_denied"
     now = event.received_at
@@ -179,9 +222,9 @@ async def raise_level(event: InboundMessage, args: str, person: Person | None, s
     return "emergency_on"
 
 
-@router.message(Command("解除提级", "取消提级"))
+@router.message(LOWER)
 async def lower_level(event: InboundMessage, person: Person | None, session: AsyncSession, outbox: Outbox) -> str:
-    if person is None or not {"admin", "duty_officer"} & set(person.roles):
+    if not LOWER.allows(person):
         outbox.reply(event, "只有管理员或值班员可以解除提级管理。")
         return "emergency_denied"
     modes = (await session.exec(select(EmergencyMode).where(col(EmergencyMode.active)))).all()

@@ -9,6 +9,7 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.directory import Directory
+from bot.text import percent
 from handlers.daily.figures import DayData
 from models.daily import Commentary
 from models.reports import Hazard, InspectionRecord, InspectionReport
@@ -53,7 +54,7 @@ async def draft(session: AsyncSession, directory: Directory, data: DayData, doma
     title = f"【{domain}日点评】{d.month}月{d.day}日" + (f"（第{slot}次）" if slot > 1 else "")
     sections: list[tuple[str, list[str]]] = []
     if recs:
-        rate = f"，整改率{rectified * 100 // len(hazards)}%" if hazards else ""
+        rate = f"，整改率{percent(rectified, len(hazards))}" if hazards else ""
         sections.append(("总体", [f"{len(units)}个单位报送{domain}检查，检查企业{len(recs)}家，"
                                   f"发现隐患{len(hazards)}处，已整改{rectified}处{rate}。"]))
     else:

@@ -18,12 +18,13 @@ from bot.outbox import Outbox
 from handlers.daily.commentary import domain_in
 from models.reports import Hazard, HazardEvent
 
-router = Router(__name__)
+router = Router(__name__, "隐患")
+CLOSE = Command("销号", usage="销号 编号 整改说明：隐患整改完成后销号", roles=("reporter", "division_head", "admin"))
 SHOWN = 15
 
 
 def may_close(person: Person | None, hz: Hazard) -> bool:
-    if person is None:
+    if person is None or not CLOSE.allows(person):
         return False
     if "admin" in person.roles:
         return True
@@ -32,7 +33,7 @@ def may_close(person: Person | None, hz: Hazard) -> bool:
     return "reporter" in person.roles and person.unit is not None and person.unit == hz.unit_id
 
 
-@router.message(Command("销号"))
+@router.message(CLOSE)
 async def close(event: InboundMessage, args: str, person: Person | None, session: AsyncSession, outbox: Outbox) -> str:
     m = re.match(r"#?\s*(\d+)\s*[，,：:\s]*(.*)", args, re.S)
     if not m:
@@ -60,7 +61,7 @@ async def close(event: InboundMessage, args: str, person: Person | None, session
     return "closed"
 
 
-@router.message(Command("隐患清单", "隐患列表", "未整改隐患"))
+@router.message(Command("隐患清单", "隐患列表", "未整改隐患", usage="隐患清单 [地区] [领域]：未整改隐患"))
 async def list_open(event: InboundMessage, args: str, session: AsyncSession, directory: Directory, outbox: Outbox,
                     app: Any) -> str:
     region = next((r for _, _, r in directory.regions.find_all(args) if r.level != "province"), None)

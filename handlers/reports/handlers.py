@@ -8,7 +8,7 @@ from typing import Any
 from bot.config import Config, Person
 from bot.directory import Directory
 from bot.dispatch import SKIP, Router
-from bot.dispatch.filters import Command
+from bot.dispatch.filters import Command, Usage
 from bot.events import InboundMessage
 from bot.outbox import Outbox
 from bot.templates import Templates
@@ -18,10 +18,10 @@ from handlers.daily.rounds import slot_for_post, slots_for
 from handlers.reports.ingest import Ingested, report_deadline, resolve_unit, store_report
 from handlers.reports.parse import Parser, ParseResult
 
-router = Router(__name__)
+router = Router(__name__, "日报")
 
 
-@router.message(Command("模板", "日报模板", "报表模板"))
+@router.message(Command("模板", "日报模板", "报表模板", usage="模板：日报格式"))
 async def template(event: InboundMessage, outbox: Outbox, templates: Templates) -> str:
     outbox.reply(event, templates.render("report_template"))
     return "template"
@@ -48,7 +48,7 @@ async def _parsed(data: dict[str, Any]) -> dict[str, Any] | bool:
     return {"parsed": result, "source": "text"} if result.kind == "report" else False
 
 
-@router.message(_parsed)
+@router.message(Usage("报日报：把检查情况（文字、粘贴的表格或Excel文件）直接发到群里", roles=("reporter",)), _parsed)
 async def report(
     event: InboundMessage,
     parsed: ParseResult | None,

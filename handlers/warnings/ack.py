@@ -9,13 +9,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import Person
 from bot.dispatch import Router
+from bot.dispatch.filters import Usage
 from bot.events import InboundMessage
 from bot.outbox import Outbox
 from bot.text import clean
 from handlers.reports.parse.classify import is_ack
 from models.warnings import CallRecord, EscalationStep, Obligation, Warning
 
-router = Router(__name__)
+router = Router(__name__, "叫应")
+RESPONDERS = ("responsible", "reporter")  # 报送员 answer 提示函 receipts
 MEASURES = re.compile(
     r"已(?:经)?(?:转移|撤离|启动|组织|安排|部署|落实|开展|派出|关闭|封闭|停工|停产|巡查|排查|加固|预置|通知|疏散|值守|到岗)"
     r"|转移[^，。]{0,8}\d+\s*人|[ⅠⅡⅢⅣ1-4一二三四]级(?:应急)?响应|\d+\s*(?:人|名)(?:已)?(?:到岗|在岗|值守)"
@@ -81,7 +83,7 @@ async def _quoted_warning(data: dict[str, Any], event: InboundMessage) -> int | 
     return None
 
 
-@router.message(_ack_filter)
+@router.message(Usage("回应叫应：回复“收到”（有多个待回应时“收到 编号”），并报告落实措施", roles=RESPONDERS), _ack_filter)
 async def acknowledge(event: InboundMessage, session: AsyncSession, outbox: Outbox, ack_error: str | None,
                       pending: list, obligation: Obligation | None = None, warning: Warning | None = None,
                       ack_text: str = "", measures: bool = False) -> str:
@@ -94,13 +96,15 @@ async def acknowledge(event: InboundMessage, session: AsyncSession, outbox: Outb
     channel = "group" if event.is_group else "private"
     first = obligation.state in OPEN
     others = "、".join(f"#{w.id}" for o, w in pending if w.id != warning.id and o.state in OPEN)
+    late = obligation.state == "unwoken"  # already on a 未叫醒名单: recorded, and marked late
     if first:
         obligation.state = "acked"
         obligation.acked_at = now
         obligation.ack_channel = channel
         obligation.ack_text = ack_text[:500]
         session.add(CallRecord(warning_id=warning.id, obligation_id=obligation.id, person_id=obligation.person_id,  # type: ignore[arg-type]
-                               at=now, direction="in", channel="ack", text=ack_text[:500]))
+                               at=now, direction="in", channel="ack",
+                               text=("（超时回应，已列入未叫醒名单）" if late else "") + ack_text[:500]))
     if measures:
         obligation.state = "responded"
         obligation.responded_at = now

@@ -18,15 +18,22 @@ from handlers.warnings.issue import activate, new_warning, parse_order, preview_
 from handlers.warnings.summary import close_warning, export_records, status_text
 from models.warnings import Warning
 
-router = Router(__name__)
+router = Router(__name__, "叫应")
 PREVIEW_TTL = timedelta(minutes=30)
 
 
+DUTY = ("duty_officer",)
+ISSUE = Command("叫应", "预警", usage="叫应 级别 类型 范围：地区 内容：… 时限N分钟：发起叫应（先预览，回复“确认”发出、“取消”作废）",
+                roles=DUTY)
+CLOSE = Command("解除", usage="解除 编号：结束叫应并发总结", roles=DUTY)
+RECORDS = Command("叫应记录", usage="叫应记录 编号：全部呼叫与应答记录（Excel）", roles=("duty_officer", "admin"))
+
+
 def is_duty(person: Person | None) -> bool:
-    return person is not None and "duty_officer" in person.roles
+    return ISSUE.allows(person)
 
 
-@router.message(Command("叫应情况", "叫应进度"))
+@router.message(Command("叫应情况", "叫应进度", usage="叫应情况 [编号]：谁已回应、谁未叫醒"))
 async def progress(event: InboundMessage, args: str, session: AsyncSession, outbox: Outbox, app: Any) -> str:
     w = await _pick(session, args)
     if w is None:
@@ -36,8 +43,12 @@ async def progress(event: InboundMessage, args: str, session: AsyncSession, outb
     return "warning_status"
 
 
-@router.message(Command("叫应记录"))
-async def records(event: InboundMessage, args: str, session: AsyncSession, outbox: Outbox, app: Any) -> str:
+@router.message(RECORDS)
+async def records(event: InboundMessage, args: str, person: Person | None, session: AsyncSession, outbox: Outbox,
+                  app: Any) -> str:
+    if not RECORDS.allows(person):
+        outbox.reply(event, "抱歉，叫应记录只有值班员和管理员可以调取。发“叫应情况 编号”查看进度。")
+        return "warning_denied"
     w = await _pick(session, args)
     if w is None:
         outbox.reply(event, "没有找到叫应。格式：叫应记录 编号")
@@ -47,7 +58,7 @@ async def records(event: InboundMessage, args: str, session: AsyncSession, outbo
     return "warning_records"
 
 
-@router.message(Command("叫应", "预警"))
+@router.message(ISSUE)
 async def issue(event: InboundMessage, args: str, person: Person | None, session: AsyncSession, outbox: Outbox,
                 app: Any) -> str:
     if not is_duty(person):
@@ -112,10 +123,10 @@ async def cancel(event: InboundMessage, args: str, person: Person | None, sessio
     return "warning_cancelled"
 
 
-@router.message(Command("解除"))
+@router.message(CLOSE)
 async def close(event: InboundMessage, args: str, person: Person | None, session: AsyncSession, outbox: Outbox,
                 app: Any) -> str:
-    if not is_duty(person):
+    if not CLOSE.allows(person):
         outbox.reply(event, "抱歉，只有值班员可以解除叫应。")
         return "warning_denied"
     w = await _pick(session, args, active_only=True)

@@ -16,7 +16,9 @@ from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.outbox import Outbox
+from handlers.warnings import calls
 from handlers.warnings.policy import next_obligation_step
+from handlers.warnings.state import SILENT_STORED, declare_unwoken
 from handlers.warnings.summary import close_warning, rolling_lines
 from models.db import transaction
 from models.warnings import CallRecord, EscalationStep, Obligation, Warning
@@ -35,6 +37,7 @@ class Batch:
     warnings: dict[int, Warning] = field(default_factory=dict)
     obligations: dict[int, Obligation] = field(default_factory=dict)
     remind: dict[tuple[int, str], list[tuple[Any, Obligation]]] = field(default_factory=dict)
+    calls: dict[tuple[str, str], calls.Pending] = field(default_factory=dict)  # one call per number per batch
 
     async def warning(self, wid: int) -> Warning | None:
         if wid not in self.warnings:
@@ -63,17 +66,40 @@ async def escalate_due(app: Any, now: datetime, batch: int = 500, rounds: int = 
     """Run every step due by `now` (and the next steps those make due); returns how many ran."""
     ran = 0
     for _ in range(rounds):
-        async with app.sessions() as session:
-            due = (await session.exec(
-                select(EscalationStep.id).where(EscalationStep.status == "pending", col(EscalationStep.due_at) <= now)
-                .order_by(col(EscalationStep.due_at), col(EscalationStep.id)).limit(batch)
-            )).all()
+        due = await due_steps(app, now, batch)
         if not due:
             break
-        ran += await run_batch(app, list(due), now)
+        ran += await run_batch(app, due, now)
     if ran:
         app.outbox_sender.wake()
     return ran
+
+
+async def due_steps(app: Any, now: datetime, batch: int = 500) -> list[int]:
+    async with app.sessions() as session:
+        return list((await session.exec(
+            select(EscalationStep.id).where(EscalationStep.status == "pending", col(EscalationStep.due_at) <= now)
+            .order_by(col(EscalationStep.due_at), col(EscalationStep.id)).limit(batch)
+        )).all())
+
+
+async def _fence(session: AsyncSession, ids: list[int]) -> None:
+    """Lock what the steps act on before claiming them, always in this order (warnings, then obligations,
+    then steps; 解除 locks the warning first, an ack its obligation first): on PostgreSQL a 解除 or an ack
+    committed before this point is seen, one still running waits for us, and nothing deadlocks. A process
+    that read these ids and then paused finds the warning 解除 or the person answered, and does nothing.
+    (SQLite has one writer at a time: the transaction itself is the fence.)"""
+    keys = (await session.exec(select(EscalationStep.warning_id, EscalationStep.obligation_id)
+                               .where(col(EscalationStep.id).in_(ids)))).all()
+    wids = sorted({w for w, _ in keys})
+    oids = sorted({o for _, o in keys if o is not None})
+    # exclusive, not shared: a batch may write its warning (rolling line, expiry), and two batches each
+    # holding a shared lock and wanting to write would deadlock
+    await session.exec(select(Warning.id).where(col(Warning.id).in_(wids)).order_by(col(Warning.id))
+                       .with_for_update())
+    if oids:
+        await session.exec(select(Obligation.id).where(col(Obligation.id).in_(oids)).order_by(col(Obligation.id))
+                           .with_for_update())
 
 
 async def run_batch(app: Any, ids: list[int], now: datetime) -> int:
@@ -82,6 +108,7 @@ async def run_batch(app: Any, ids: list[int], now: datetime) -> int:
     steps ahead of later warning-level steps."""
     token = uuid.uuid4().hex[:16]
     async with transaction(app.sessions) as session:
+        await _fence(session, ids)
         claimed = (await session.exec(
             update(EscalationStep).where(col(EscalationStep.id).in_(ids), col(EscalationStep.status) == "pending")
             .values(status="done", run_token=token, executed_at=now).returning(EscalationStep.id)
@@ -103,6 +130,7 @@ async def run_batch(app: Any, ids: list[int], now: datetime) -> int:
             if nxt is not None:
                 heapq.heappush(heap, (nxt.due_at, nxt.id, nxt))
         b.flush_reminders()
+        await calls.flush(app, session, b.outbox, b.calls, now)
     return ran
 
 
@@ -112,7 +140,7 @@ async def _run(b: Batch, step: EscalationStep, token: str) -> EscalationStep | N
     if late > LATE_LOG_S:
         b.app.log.warning("escalation_step_late", step=step.id, action=step.action, late_s=round(late))
     w = await b.warning(step.warning_id)
-    if w is None or w.status != "active":
+    if w is None or w.status != "active" or step.run_token != token:  # 解除, expired, or not ours: never runs
         step.status = "cancelled"
         b.session.add(step)
         return None
@@ -137,10 +165,11 @@ async def _obligation(b: Batch, step: EscalationStep) -> Obligation | None:
         o = await b.session.get(Obligation, step.obligation_id)
         if o is not None:
             b.obligations[step.obligation_id] = o
-    if o is None or not o.open:
+    if o is None or o.state not in SILENT_STORED:
         step.status = "cancelled"  # answered in time: nothing to do
         return None
-    o.state = "escalated"
+    if o.state == "sent":  # 未叫醒 stays 未叫醒 while the chase goes on
+        o.state = "escalated"
     o.escalations += 1
     b.session.add(o)
     return o
@@ -176,16 +205,14 @@ async def private(b: Batch, w: Warning, step: EscalationStep) -> None:
     _record(b.session, w, o, p.id, "private", text, b.now)
 
 
-def _phone(b: Batch, w: Warning, o: Obligation, person_id: str, kind: str) -> None:
+def _phone(b: Batch, w: Warning, o: Obligation, person_id: str, kind: str, why: str = "本人未回应") -> None:
     p = b.app.directory.people.get(person_id)
     if p is None:
         return
     if not p.phone:
         _record(b.session, w, o, p.id, kind, "无电话号码，未能拨打", b.now)
         return
-    text = f"应急管理{w.kind}：{w.level}{w.type}，编号{w.id}，请立即在工作群回复收到。"
-    b.outbox.to_chat(kind, f"tel:{p.phone}", text, reason="escalation", correlation_id=f"warning:{w.id}")
-    _record(b.session, w, o, p.id, kind, text, b.now)
+    calls.request(b.calls, kind, p, calls.Reason(w, o, why))  # placed once per number when the batch ends
 
 
 async def call(b: Batch, w: Warning, step: EscalationStep) -> None:
@@ -216,13 +243,17 @@ async def backup(b: Batch, w: Warning, step: EscalationStep) -> None:
     text = f"【AB角叫应】{w.title}：{p.name}（A角）{_minutes(w, b.now)}分钟未回应，请您立即回复“收到”并落实。"
     b.outbox.to_person(bp, text, reason="escalation", correlation_id=f"warning:{w.id}")
     _record(b.session, w, bo, bp.id, "private", text, b.now)
-    _phone(b, w, bo, bp.id, "voice")
+    if bo.state in SILENT_STORED:  # a B角 who has answered this warning is awake: the message is enough
+        _phone(b, w, bo, bp.id, "voice", f"{p.name}（A角）未回应，您是其B角")
 
 
 async def notify_superior(b: Batch, w: Warning, step: EscalationStep) -> None:
     """The 未叫醒 list to each silent person's superior, and the whole list to the duty officer."""
     app, session, outbox, now = b.app, b.session, b.outbox, b.now
-    silent = await silent_obligations(session, w.id)
+    # the people this list names are 未叫醒 from now on, in every other output too (AB backups were
+    # only just called: they are judged at the end)
+    silent = declare_unwoken([o for o in await silent_obligations(session, w.id) if o.backup_of is None], now)
+    session.add_all(silent)
     if not silent:
         return
     by_superior: dict[str, list[Obligation]] = defaultdict(list)
@@ -236,7 +267,7 @@ async def notify_superior(b: Batch, w: Warning, step: EscalationStep) -> None:
             text = f"【未叫醒】{w.title}已过{_minutes(w, now)}分钟，您分管的以下同志未回应：{_names(app, obs)}。请督促。"
             outbox.to_person(sup, text, reason="unwoken", correlation_id=f"warning:{w.id}")
             _record(session, w, None, sup.id, "private", text, now)
-    text = f"【未叫醒名单】{w.title}已过{_minutes(w, now)}分钟，{len(silent)}人未回应：{_names(app, silent)}"
+    text = f"【未叫醒名单】{w.title}已过{_minutes(w, now)}分钟，未叫醒{len(silent)}人：{_names(app, silent)}"
     for officer in duty_officers(app, w):
         outbox.to_person(officer, text, reason="unwoken", correlation_id=f"warning:{w.id}")
 
@@ -246,26 +277,37 @@ async def rolling(b: Batch, w: Warning, step: EscalationStep) -> None:
     app, session, outbox, now = b.app, b.session, b.outbox, b.now
     lines = await rolling_lines(app, session, w)
     last = dict(w.meta.get("rolling", {}))
+    changed = []
     for gid, line in lines.items():
         if last.get(gid) != line and gid in app.directory.groups:
             outbox.to_group(app.directory.groups[gid], line, reason="rolling", correlation_id=f"warning:{w.id}")
             last[gid] = line
+            changed.append(line)
+    if changed and issued_elsewhere(app, w):  # the chat it was issued from follows along too
+        outbox.to_chat(w.origin_transport, w.origin_chat, "\n".join(changed), reason="rolling",  # type: ignore[arg-type]
+                       correlation_id=f"warning:{w.id}")
     w.meta = {**w.meta, "rolling": last}
     session.add(w)
-    if await silent_obligations(session, w.id, include_unwoken=True):
+    if await silent_obligations(session, w.id):
         session.add(EscalationStep(warning_id=w.id, action="rolling", seq=step.seq + 1,
                                    due_at=now + timedelta(seconds=app.cfg.warnings.summary_every_s)))
+
+
+def issued_elsewhere(app: Any, w: Warning) -> bool:
+    """Issued from a chat that is not one of the warning's target groups."""
+    if not w.origin_chat or not w.origin_transport:
+        return False
+    return all(app.directory.groups[g].ids.get(w.origin_transport) != w.origin_chat
+               for g in w.groups if g in app.directory.groups)
 
 
 async def finalize(b: Batch, w: Warning, step: EscalationStep) -> None:
     """After the last step: whoever is still silent is 未叫醒."""
     app, session, outbox = b.app, b.session, b.outbox
-    silent = await silent_obligations(session, w.id)
-    for o in silent:
-        o.state = "unwoken"
-        session.add(o)
+    silent = declare_unwoken(await silent_obligations(session, w.id), b.now)
+    session.add_all(silent)
     if silent:
-        text = f"【未叫醒】{w.title}催叫结束，{len(silent)}人仍未回应：{_names(app, silent)}"
+        text = f"【未叫醒】{w.title}催叫结束，{len(silent)}人仍未回应（未叫醒）：{_names(app, silent)}"
         for officer in duty_officers(app, w):
             outbox.to_person(officer, text, reason="unwoken", correlation_id=f"warning:{w.id}")
 
@@ -278,8 +320,9 @@ ACTIONS = {"remention": remention, "private": private, "call": call, "sms": sms,
            "notify_superior": notify_superior, "rolling": rolling, "finalize": finalize, "expire": expire}
 
 
-async def silent_obligations(session: AsyncSession, warning_id: int | None, include_unwoken: bool = False) -> list[Obligation]:
-    states = ["sent", "escalated", *(["unwoken"] if include_unwoken else [])]
+async def silent_obligations(session: AsyncSession, warning_id: int | None) -> list[Obligation]:
+    """Everyone who has not answered (待回应, 催叫中 or 未叫醒)."""
+    states = SILENT_STORED
     return list((await session.exec(select(Obligation).where(Obligation.warning_id == warning_id,
                                                              col(Obligation.state).in_(states))
                                     .order_by(col(Obligation.id)))).all())

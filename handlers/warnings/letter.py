@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from docx import Document
-from sqlmodel import col, select
+from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.audit import audit
@@ -18,29 +18,41 @@ from bot.dispatch import Router
 from bot.dispatch.filters import Command
 from bot.events import InboundMessage
 from bot.outbox import Outbox
+from handlers.daily.commentary import domain_in
 from handlers.warnings.issue import Order, activate, new_warning
+from handlers.warnings.state import SILENT_STORED
 from handlers.warnings.targets import Reach, Target
 from models.reports import Hazard
 from models.warnings import Obligation, Warning
 
-router = Router(__name__)
+router = Router(__name__, "叫应")
+
+
+LETTER = Command("提示函", usage="提示函 地区 事由：向该地区一把手发提示函（Word），跟踪回执",
+                 roles=("division_head", "duty_officer", "admin"))
 
 
 def may_send(person: Person | None) -> bool:
-    return person is not None and bool({"division_head", "duty_officer", "admin"} & set(person.roles))
+    return LETTER.allows(person)
 
 
-async def letter_items(app: Any, session: AsyncSession, region: str, today: Any) -> list[str]:
+async def letter_items(app: Any, session: AsyncSession, region: str, today: Any, domain: str | None = None) -> list[str]:
+    """The region's open hazards, oldest first; only the subject's domain when the 事由 names one (a 危化品
+    letter lists no 工贸 hazard). A letter without a domain also lists the region's unanswered warnings."""
     tree = app.directory.regions
-    hazards = [h for h in (await session.exec(select(Hazard).where(Hazard.status == "open")
-                                              .order_by(col(Hazard.deadline).is_(None), col(Hazard.deadline)))).all()
-               if h.region and tree.contains(region, h.region)]
+    q = select(Hazard).where(Hazard.status == "open").order_by(col(Hazard.found_on), col(Hazard.id))
+    if domain is not None:
+        q = q.where(Hazard.domain == domain)
+    hazards = [h for h in (await session.exec(q)).all() if h.region and tree.contains(region, h.region)]
     items = []
     for h in hazards:
         due = f"，整改期限{h.deadline.month}月{h.deadline.day}日" + ("（已逾期）" if h.deadline < today else "") if h.deadline else ""
         items.append(f"{h.enterprise}：{h.text}（{h.found_on.month}月{h.found_on.day}日发现{due}，编号#{h.id}）")
+    if domain is not None:
+        return items
     silent = (await session.exec(select(Obligation, Warning).join(Warning, col(Warning.id) == col(Obligation.warning_id))
-                                 .where(col(Obligation.state).in_(["sent", "escalated", "unwoken"])))).all()
+                                 .where(col(Obligation.state).in_(SILENT_STORED), Warning.status == "active")
+                                 .order_by(col(Obligation.sent_at), col(Obligation.id)))).all()
     for o, w in silent:
         if o.region and tree.contains(region, o.region):
             p = app.directory.people.get(o.person_id)
@@ -48,12 +60,25 @@ async def letter_items(app: Any, session: AsyncSession, region: str, today: Any)
     return items
 
 
-def render(template: Path, out: Path, values: dict[str, str], items: list[str]) -> Path:
+def none_text(region: str, domain: str | None) -> str:
+    return f"{region}暂无{domain}领域未整改隐患。" if domain else f"{region}暂无未整改隐患和未回应叫应。"
+
+
+async def next_serial(session: AsyncSession, now: datetime) -> int:
+    """提示函 have their own number series, restarting each year: 提示函第1号 is the year's first letter."""
+    start = now.replace(month=1, day=1, hour=0, minute=0, second=0, microsecond=0)
+    last = (await session.exec(select(func.max(Warning.serial)).where(
+        Warning.kind == "提示函", col(Warning.issued_at) >= start, col(Warning.issued_at) < start.replace(year=start.year + 1),
+    ))).one()
+    return (last or 0) + 1
+
+
+def render(template: Path, out: Path, values: dict[str, str], items: list[str], empty: str = "暂无未整改隐患。") -> Path:
     """Fill {占位符} in the template's paragraphs; the paragraph holding {清单} repeats once per item."""
     doc = Document(str(template))
     for para in list(doc.paragraphs):
         if "{清单}" in para.text:
-            for i, item in enumerate(items or ["暂无未整改隐患和未回应叫应。"], 1):
+            for i, item in enumerate(items or [empty], 1):
                 new = copy.deepcopy(para._p)
                 para._p.addprevious(new)
                 _set_text(new, para.text.replace("{清单}", f"{i}. {item}" if items else item))
@@ -84,7 +109,7 @@ def _set_text(p_element: Any, text: str) -> None:
         para.add_run(text)
 
 
-@router.message(Command("提示函"))
+@router.message(LETTER)
 async def prompt_letter(event: InboundMessage, args: str, person: Person | None, session: AsyncSession, outbox: Outbox,
                         app: Any) -> str:
     if not may_send(person):
@@ -106,22 +131,25 @@ async def prompt_letter(event: InboundMessage, args: str, person: Person | None,
     reporters = [p for u in app.cfg.units if u.region == region_key for p in app.directory.reporters_of(u.id)]
     order = Order(app.cfg.warnings.letter_level, "提示函", [region_key], reason, None)
     w = new_warning(app, order, person.id, now, event.transport, event.chat_id, kind="提示函")
+    w.serial = await next_serial(session, now)
     session.add(w)
     await session.flush()
-    items = await letter_items(app, session, region_key, now.date())
-    values = {"编号": f"第{w.id}号", "收件人": "、".join(f"{h.name}同志" for h in heads), "地区": region_key,
+    domain = domain_in(reason)
+    items = await letter_items(app, session, region_key, now.date(), domain)
+    values = {"编号": f"第{w.serial}号", "收件人": "、".join(f"{h.name}同志" for h in heads), "地区": region_key,
               "事由": reason, "日期": f"{now.year}年{now.month}月{now.day}日", "发函人": person.name,
               "回执期限": f"{w.deadline_min:g}分钟"}
     template = app.settings.config_path.parent / app.cfg.warnings.letter_template
     path = app.settings.var_dir / "files" / f"提示函_{region_key}_{w.id}.docx"
-    await asyncio.to_thread(render, template, path, values, items)
+    await asyncio.to_thread(render, template, path, values, items, none_text(region_key, domain))
     w.document = str(path)
     r = Reach([region_key], [Target(h, region_key, "一把手") for h in heads])
     group = app.directory.region_group(region_key)
     if group is not None:
         r.groups[group.id] = list(r.targets)
-    w.content = f"{region_key}：{reason}（{len(items)}项，详见附件）"
+    w.content = f"提示函第{w.serial}号 {region_key}：{reason}（" + (f"{len(items)}项，详见附件）" if items else f"{none_text(region_key, domain)}）")
     n = await activate(app, session, outbox, w, now, r, extra=reporters, attachment=str(path))
     audit(session, person.id, "prompt_letter", now, warning=w.id, region=region_key)
-    outbox.reply(event, f"提示函第{w.id}号已发{region_key}（{len(items)}项），{n}人须回执。发“叫应情况 {w.id}”查看回执。")
+    what = f"{len(items)}项" if items else none_text(region_key, domain).rstrip("。")
+    outbox.reply(event, f"提示函第{w.serial}号已发{region_key}（{what}），{n}人须回执。发“叫应情况 {w.id}”查看回执。")
     return "prompt_letter"

@@ -12,22 +12,20 @@ from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.outbox import Outbox
+from bot.text import percent
+from handlers.warnings.state import (
+    ANSWERED,
+    UNWOKEN,
+    ack_seconds,
+    board_rows,
+    load_tally,
+    obligations,
+    person_state,
+    tally,
+)
 from models.warnings import CallRecord, EscalationStep, Obligation, Warning
 
 RULE_S = 5 * 60  # everyone woken within 5 minutes
-
-
-async def obligations(session: AsyncSession, warning_id: int | None) -> list[Obligation]:
-    return list((await session.exec(select(Obligation).where(Obligation.warning_id == warning_id)
-                                    .order_by(col(Obligation.id)))).all())
-
-
-def answered(o: Obligation) -> bool:
-    return o.state in ("acked", "responded")
-
-
-def ack_seconds(w: Warning, o: Obligation) -> float | None:
-    return (o.acked_at - (w.activated_at or o.sent_at)).total_seconds() if o.acked_at else None
 
 
 def fmt_s(s: float) -> str:
@@ -35,15 +33,18 @@ def fmt_s(s: float) -> str:
 
 
 async def rolling_lines(app: Any, session: AsyncSession, w: Warning) -> dict[str, str]:
-    obs = [o for o in await obligations(session, w.id) if o.backup_of is None]
+    t = await load_tally(session, w)
     by_group: dict[str, list[Obligation]] = defaultdict(list)
-    for o in obs:
-        if o.group_id:
-            by_group[o.group_id].append(o)
+    for obs in t.named.values():
+        for o in obs:
+            if o.group_id:
+                by_group[o.group_id].append(o)
     lines = {}
     for gid, group_obs in by_group.items():
-        done = [o for o in group_obs if answered(o)]
-        silent = [app.directory.people[o.person_id].name for o in group_obs if not answered(o) and o.person_id in app.directory.people]
+        group_obs.sort(key=lambda o: o.id or 0)
+        done = [o for o in group_obs if person_state(o, w) == ANSWERED]
+        silent = [app.directory.people[o.person_id].name for o in group_obs
+                  if person_state(o, w) != ANSWERED and o.person_id in app.directory.people]
         tail = f"，未回应：{'、'.join(silent)}" if silent else "，全部回应"
         lines[gid] = f"{w.kind}#{w.id} 已回应 {len(done)}/{len(group_obs)}{tail}"
     return lines
@@ -51,19 +52,19 @@ async def rolling_lines(app: Any, session: AsyncSession, w: Warning) -> dict[str
 
 async def status_text(app: Any, session: AsyncSession, w: Warning) -> str:
     obs = await obligations(session, w.id)
+    t = tally(w, obs)
     main = [o for o in obs if o.backup_of is None]
     start = w.activated_at or w.issued_at
-    lines = [f"{w.title}（发出{start:%H:%M}，时限{w.deadline_min:g}分钟，{_status(w)}）",
-             f"已回应 {sum(answered(o) for o in main)}/{len(main)}，未叫醒 {sum(o.state == 'unwoken' for o in main)}人"]
+    lines = [f"{w.title}（发出{start:%H:%M}，时限{w.deadline_min:g}分钟，{_status(w)}）", t.line()]
     for region, group in _by_region(main).items():
-        done = [o for o in group if answered(o)]
-        silent = [_name(app, o) for o in group if not answered(o)]
-        times = [t for o in done if (t := ack_seconds(w, o)) is not None]
+        done = [o for o in group if person_state(o, w) == ANSWERED]
+        silent = [f"{_name(app, o)}（{person_state(o, w)}）" for o in group if person_state(o, w) != ANSWERED]
+        times = [s for o in done if (s := ack_seconds(w, o)) is not None]
         avg = f"，平均{fmt_s(statistics.mean(times))}" if times else ""
         lines.append(f"· {region}：{len(done)}/{len(group)}" + (f"，未回应：{'、'.join(silent)}" if silent else "") + avg)
-    backups = [o for o in obs if o.backup_of is not None]
+    backups = t.backup_line()
     if backups:
-        lines.append(f"AB角：已叫{len(backups)}人，已回应{sum(answered(o) for o in backups)}人")
+        lines.append(backups)
     measures = [f"{_name(app, o)}：{o.response}" for o in obs if o.response]
     if measures:
         lines.append("落实措施：" + "；".join(measures[:6]))
@@ -112,18 +113,22 @@ def _rate_line(total: int, times: list[float]) -> str:
     if not total:
         return "无点名人员"
     within = sum(t <= RULE_S for t in times)
-    line = f"回应率{len(times) * 100 // total}%（{len(times)}/{total}），5分钟内{within}人（{within * 100 // total}%）"
+    line = f"回应率{percent(len(times), total)}（{len(times)}/{total}），5分钟内{within}人（{percent(within, total)}）"
     if times:
         line += f"，中位{fmt_s(statistics.median(times))}，最慢{fmt_s(max(times))}"
     return line
 
 
 async def summary_text(app: Any, session: AsyncSession, w: Warning) -> str:
-    main = [o for o in await obligations(session, w.id) if o.backup_of is None]
-    silent = [o for o in main if not answered(o)]
-    measures = [f"{_name(app, o)}（{o.region}）：{o.response}" for o in main if o.response]
-    lines = [f"【总结】{w.title}已解除。点名{len(main)}人，已回应{len(main) - len(silent)}人，"
-             f"未叫醒{len(silent)}人" + (f"：{'、'.join(_name(app, o) + '（' + (o.region or '') + '）' for o in silent)}" if silent else "") + "。"]
+    t = await load_tally(session, w)
+    main = [o for obs in t.named.values() for o in obs]
+    unwoken = t.named.get(UNWOKEN, [])
+    measures = [f"{_name(app, o)}（{o.region}）：{o.response}" for o in sorted(main, key=lambda o: o.id or 0) if o.response]
+    names = "、".join(f"{_name(app, o)}（{o.region or ''}）" for o in unwoken)
+    lines = [f"【总结】{w.title}已解除。{t.line()}" + (f"。未叫醒：{names}" if names else "") + "。"]
+    backups = t.backup_line()
+    if backups:
+        lines.append(backups + "。")
     if measures:
         lines.append("落实措施：" + "；".join(measures))
     return "\n".join(lines)
@@ -134,6 +139,7 @@ async def close_warning(app: Any, session: AsyncSession, outbox: Outbox, w: Warn
     w.closed_at = now
     w.closed_by = closed_by
     session.add(w)
+    await session.flush()  # the warning row first: an escalation batch locks it before its steps (no deadlock)
     await session.exec(update(EscalationStep).where(col(EscalationStep.warning_id) == w.id,
                                                     col(EscalationStep.status) == "pending").values(status="cancelled"))
     text = await summary_text(app, session, w) + "\n" + await evaluation_text(app, session, w)
@@ -157,7 +163,8 @@ async def export_records(session: AsyncSession, app: Any, w: Warning, path: Path
     ws.title = "叫应记录"
     ws.append([f"{w.title} 叫应记录（{w.issued_at:%Y-%m-%d %H:%M}）"])
     ws.append(["时间", "人员", "单位", "方向", "渠道", "内容"])
-    channel = {"group": "群内@", "private": "私信", "voice": "电话", "sms": "短信", "ack": "回应", "response": "措施"}
+    channel = {"group": "群内@", "private": "私信", "voice": "电话", "voice_joined": "电话（已合并）", "sms": "短信",
+               "ack": "回应", "response": "措施"}
     for r in records:
         p = app.directory.people.get(r.person_id or "")
         ws.append([r.at.strftime("%Y-%m-%d %H:%M:%S"), p.name if p else r.person_id,
@@ -165,12 +172,10 @@ async def export_records(session: AsyncSession, app: Any, w: Warning, path: Path
                    channel.get(r.channel, r.channel), r.text])
     ws2 = wb.create_sheet("回应情况")
     ws2.append(["人员", "地区", "职务", "状态", "发出", "回应时间", "用时(秒)", "回应内容", "落实措施", "催叫次数"])
-    state = {"sent": "未回应", "escalated": "催叫中", "acked": "已回应", "responded": "已报措施", "unwoken": "未叫醒"}
-    for o in obs:
-        t = ack_seconds(w, o)
-        ws2.append([_name(app, o), o.region, o.title, state.get(o.state, o.state), o.sent_at.strftime("%H:%M:%S"),
-                    o.acked_at.strftime("%H:%M:%S") if o.acked_at else "", round(t) if t is not None else "",
-                    o.ack_text or "", o.response or "", o.escalations])
+    for row in board_rows(app, w, obs):
+        ws2.append([row.name, row.region, row.title, row.state_text, row.sent_at.strftime("%H:%M:%S"),
+                    row.acked_at.strftime("%H:%M:%S") if row.acked_at else "",
+                    round(row.ack_s) if row.ack_s is not None else "", row.ack_text, row.response, row.escalations])
     path.parent.mkdir(parents=True, exist_ok=True)
     wb.save(path)
     return path

@@ -17,12 +17,23 @@ from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
 from bot.clock import TZ
 from bot.login import SESSION_TTL
-from bot.web.console import auth, home, login
+from bot.web.console import (
+    audit_page,
+    auth,
+    clock,
+    hazards,
+    login,
+    routing_page,
+    stats,
+    system,
+    today,
+    warnings,
+)
 
 WEB = Path(__file__).resolve().parent.parent
 TEMPLATES = WEB / "templates"
 STATIC = WEB / "static"
-PAGES: list[Any] = [login, home]
+PAGES: list[Any] = [login, today, warnings, hazards, stats, system, clock, routing_page, audit_page]
 NAV = [  # (label, path, roles that see it; empty = every console role)
     ("今日", "/console", ()),
     ("叫应", "/console/warnings", ()),

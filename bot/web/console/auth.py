@@ -19,9 +19,8 @@ from aiohttp_session import get_session
 from cryptography.fernet import Fernet
 
 from bot.config import Person
-from bot.directory import Directory
+from bot.directory import GROUP_ROLE_NAMES, ROLE_NAMES
 from bot.login import CONSOLE_ROLES, live_session, may_log_in
-from bot.regions import PROVINCE_LEVEL
 from bot.settings import Settings
 from bot.web.app import APP
 
@@ -31,15 +30,6 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 USER = web.RequestKey("console_user", object)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-ROLE_NAMES = {
-    "admin": "管理员",
-    "duty_officer": "值班员",
-    "division_head": "处长",
-    "reporter": "报送员",
-    "responsible": "责任人",
-    "superior": "上级",
-}
-GROUP_ROLE_NAMES = {"anwei": "省安委办工作群", "chuzhang": "处长工作群", "region": "区域群", "other": "其他"}
 # /sim lets its user speak as anyone, and the downloads hold names and phone numbers.
 PROTECTED = re.compile(r"^/(sim(/|$)|reports/|files/|warnings/\d+/records\.xlsx$)")
 
@@ -164,22 +154,3 @@ async def login_for_tools(request: web.Request, handler: Handler) -> web.StreamR
     if PROTECTED.match(request.path) and not demo_open(request.app[APP]) and await current_user(request) is None:
         return await login_needed(request)
     return await handler(request)
-
-
-# -- routing scope: a city admin edits only inside their city; province admins everywhere
-def home_city(directory: Directory, person: Person) -> str:
-    """省本级 for province staff, else the 市州 of the person's unit."""
-    return directory.city_of(directory.region_of(person))
-
-
-def is_province_admin(directory: Directory, person: Person | None) -> bool:
-    return person is not None and "admin" in person.roles and home_city(directory, person) == PROVINCE_LEVEL
-
-
-def may_route(directory: Directory, person: Person | None, region: str | None) -> bool:
-    """May this admin change routing for something in `region` (None: province-wide, e.g. 省安委办)?"""
-    if person is None or "admin" not in person.roles:
-        return False
-    if is_province_admin(directory, person):
-        return True
-    return region is not None and directory.city_of(region) == home_city(directory, person)
