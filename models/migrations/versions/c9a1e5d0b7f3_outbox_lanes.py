@@ -1,7 +1,7 @@
 """outbox lanes and leases
 
 Revision ID: c9a1e5d0b7f3
-Revises: 64becca3588f
+Revises: c11a0d3e5f21
 Create Date: 2026-11-23 06:20:00
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = 'c9a1e5d0b7f3'
-down_revision = '64becca3588f'
+down_revision = 'c11a0d3e5f21'
 branch_labels = None
 depends_on = None
 
