@@ -1,50 +1,27 @@
-"""Delivery as operators see it: each account's backlog, the failed messages (listed and retried from the
-console's 系统 page), and the people no running account can reach privately."""
+"""Delivery as operators see it: retrying a failed message, telling the admins about one, and the people no
+running account can reach privately. (The backlog and the failed list are in bot/backlog.py.)"""
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.audit import audit
 from bot.config import Person
 from models.core import OutboxEntry
 
 T = OutboxEntry.__table__
 
 
-async def failed_messages(session: AsyncSession, limit: int = 100) -> list[dict[str, Any]]:
-    """The newest failed rows: what, where, why; `retry_failed` sends one again."""
-    q = (select(T.c.id, T.c.transport, T.c.account, T.c.chat_id, T.c.text, T.c.reason, T.c.attempts, T.c.last_error,
-                T.c.created_at)
-         .where(T.c.status == "failed").order_by(T.c.id.desc()).limit(limit))
-    return [dict(r._mapping) for r in (await (await session.connection()).execute(q)).all()]
-
-
-async def retry_failed(session: AsyncSession, entry_id: int, now: datetime, by: str) -> bool:
-    """Put a failed row back in the queue (as new, at its own lane); audited. False if it is not failed."""
-    result = await (await session.connection()).execute(update(T).where(T.c.id == entry_id, T.c.status == "failed")
-                                   .values(status="pending", attempts=0, next_attempt_at=now, created_at=now,
-                                           lease_until=None))
-    if result.rowcount != 1:
-        return False
-    audit(session, by, "retry_message", now, outbox_id=entry_id)
-    return True
-
-
-async def backlog(session: AsyncSession) -> dict[str, dict[str, Any]]:
-    """Unsent rows per `transport:account`, with the oldest's creation time."""
-    q = (select(T.c.transport, T.c.account, func.count(), func.min(T.c.created_at))
-         .where(T.c.status.in_(("pending", "sending"))).group_by(T.c.transport, T.c.account))
-    out: dict[str, dict[str, Any]] = {}
-    for transport, account, n, oldest in (await (await session.connection()).execute(q)).all():
-        out[f"{transport}:{account}"] = {"pending": n, "oldest": oldest.isoformat() if oldest else None}
-    failed = select(T.c.transport, T.c.account, func.count()).where(T.c.status == "failed").group_by(T.c.transport, T.c.account)
-    for transport, account, n in (await (await session.connection()).execute(failed)).all():
-        out.setdefault(f"{transport}:{account}", {"pending": 0, "oldest": None})["failed"] = n
-    return out
+async def retry_failed(session: AsyncSession, entry_id: int, now: datetime) -> bool:
+    """Put a failed row back in the queue as new (so the stale-reply rule does not drop it at once); the
+    caller audits. False if the row is not failed (already retried)."""
+    conn = await session.connection()
+    result = await conn.execute(update(T).where(T.c.id == entry_id, T.c.status == "failed")
+                                .values(status="pending", attempts=0, next_attempt_at=now, created_at=now,
+                                        lease_until=None, last_error=None))
+    return result.rowcount == 1
 
 
 def unreachable_people(app: Any, transport: str = "wechaty") -> list[Person]:

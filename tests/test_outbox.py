@@ -10,8 +10,9 @@ import pytest
 from sqlmodel import col, select
 
 from bot.app import create_app
+from bot.backlog import backlog, failed_sends
 from bot.clock import FakeClock
-from bot.delivery import backlog, failed_messages, retry_failed
+from bot.delivery import retry_failed
 from bot.outbox import Outbox, lane_for
 from bot.settings import Settings
 from bot.transports.base import Rejected
@@ -144,12 +145,12 @@ async def test_a_rejected_message_fails_is_shown_and_can_be_retried(h: Harness, 
     notices = [m for m in h.sent if "消息发送失败" in m.text]
     assert notices and "吉林市" in notices[0].text and "系统" in notices[0].text
     async with transaction(h.app.sessions) as session:
-        failed = await failed_messages(session)
-        assert [f["text"] for f in failed] == ["消息000"] and "对方已不是好友" in failed[0]["last_error"]
-        assert (await backlog(session))["sim:default"]["failed"] == 1
+        failed = await failed_sends(session)
+        assert [f.text for f in failed] == ["消息000"] and "对方已不是好友" in (failed[0].last_error or "")
+        assert [b.failed for b in await backlog(session, h.app.cfg.outbox) if b.transport == "sim"] == [1]
         reject.clear()
-        assert await retry_failed(session, failed[0]["id"], h.clock.now(), by="shenlx")
-        assert not await retry_failed(session, failed[0]["id"], h.clock.now(), by="shenlx")
+        assert await retry_failed(session, failed[0].id, h.clock.now())
+        assert not await retry_failed(session, failed[0].id, h.clock.now())
     await h.drain()
     assert texts(h, "g-jl") == ["消息001", "消息000"]
 
