@@ -1,11 +1,14 @@
 """A warning to 1,810 groups and 20,000 named people, through a simulated transport that enforces a
 rate per account, over several accounts. Delivery runs on a fake clock, so the time to deliver is
-simulated time and is compared with the floor the rate limits allow.
+simulated time and is compared with the floor the rate limits allow. SQLite, then PostgreSQL, each in its
+own process (`--db sqlite|postgres` for one).
 
 Limit named: ratio <= 1.2 (within a fifth of the floor); cpu_s and peak_mb are reported."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import os
 import resource
 import shutil
@@ -16,8 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-from _common import fake_clock, figures, quiet, scratch_settings, tmpdir
+from _common import backends, each_backend_in_a_child, fake_clock, figures, quiet, scratch_settings, tmpdir
 
 from bot.app import create_app
 from bot.events import InboundMessage, OutboundMessage
@@ -84,17 +86,27 @@ def world(tmp: Path) -> Path:
                {"after_min": 2, "action": "remention"}]}}}}
     for name in ("regions.yaml", "templates.yaml"):
         shutil.copy(ROOT / "config" / name, tmp / name)
-    path = tmp / "fanout.yaml"
-    path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    path = tmp / "fanout.json"
+    path.write_text(json.dumps(cfg, ensure_ascii=False), encoding="utf-8")  # JSON is YAML, and cheap to write
     return path
 
 
 async def main() -> None:
     quiet()
+    db_url = None
+    with contextlib.ExitStack() as stack:
+        if backends() == ["postgres"]:
+            from tests.services import postgres
+
+            db_url = stack.enter_context(postgres())
+        await measure(db_url)
+
+
+async def measure(db_url: str | None) -> None:
     with tmpdir() as tmp:
         clock = fake_clock()
         transports = {f"acct{i}": RateCheckingTransport(f"acct{i}", clock) for i in range(ACCOUNTS)}
-        app = create_app(scratch_settings(tmp, config_path=world(Path(tmp))), clock=clock,
+        app = create_app(scratch_settings(tmp, db_url, config_path=world(Path(tmp))), clock=clock,
                          transports=[lambda a, t=t: t for t in transports.values()])
         await app.start(background=False)
         cpu0, wall0 = time.process_time(), time.perf_counter()
@@ -106,6 +118,7 @@ async def main() -> None:
             await session.flush()
             named = await activate(app, session, Outbox(session, app.data), w, start)
         issue_s = time.perf_counter() - wall0
+        queue_cpu_s = time.process_time() - cpu0
         per_account: dict[str, int] = defaultdict(int)
         async with app.sessions() as s:
             from sqlmodel import func, select
@@ -129,10 +142,12 @@ async def main() -> None:
     ratio = simulated_s / floor_s if floor_s else 1.0
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"{named} people named in {GROUPS} groups; {total} messages over {ACCOUNTS} accounts at {RATE:g}/min each")
-    print(f"queued in {issue_s:.1f}s; delivered in {simulated_s / 60:.1f} simulated minutes; floor {floor_s / 60:.1f} minutes")
+    print(f"queued in {issue_s:.2f}s ({queue_cpu_s:.2f}s CPU; goal <= 3s); delivered in {simulated_s / 60:.1f} simulated minutes; floor {floor_s / 60:.1f} minutes")
     print(f"ratio {ratio:.3f} (limit <= {LIMIT}); bot CPU {cpu_s:.1f}s (wall {wall_s:.1f}s); peak RSS {peak_mb:.0f} MB")
-    print("RESULT " + figures(ratio=round(ratio, 3), cpu_s=round(cpu_s, 1), peak_mb=round(peak_mb)))
+    print("RESULT " + figures(ratio=round(ratio, 3), cpu_s=round(cpu_s, 1), peak_mb=round(peak_mb),
+                              queued_s=round(issue_s, 2), queue_cpu_s=round(queue_cpu_s, 2)))
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    if not each_backend_in_a_child(__file__):  # peak RSS is per process: one process per database
+        asyncio.run(main())

@@ -48,6 +48,7 @@ class App:
     data: dict[str, Any] = field(default_factory=dict)
     tasks: set[asyncio.Task] = field(default_factory=set)
     log: Any = None
+    leases: Any = None
     _sem: asyncio.Semaphore | None = None
 
     @property
@@ -90,8 +91,13 @@ class App:
             self.spawn(self._consume(t), f"consume:{key[0]}:{key[1]}")
         assert self.outbox_sender is not None
         self.spawn(self.outbox_sender.run(), "outbox")
-        if self.settings.scheduler and self.scheduler is not None:
-            self.scheduler.start()
+        # sending per account and the scheduler: all here on SQLite; on PostgreSQL, what this process holds
+        from bot.leases import install_leases
+
+        self.leases = install_leases(self)
+        await self.leases.start()
+        if self.leases.shared:
+            self.spawn(self.leases.run(), "leases")
 
     async def _consume(self, transport: Any) -> None:
         assert self._sem is not None
@@ -155,6 +161,7 @@ def create_app(
         "chat_locks": ChatLocks(),
         "log": app.log,
         "startup": [],
+        "fast_lanes": [],
         "calendar": WorkCalendar(cfg.schedule.extra_workdays, cfg.schedule.extra_holidays),
         "web_routes": [],
         "call_provider": provider,

@@ -79,30 +79,66 @@ class Outbox:
         account: str = "default",
         level: str | None = None,
     ) -> list[OutboxEntry]:
+        rows = [OutboxEntry(**r) for r in self.chat_rows(transport, chat_id, text, mentions=mentions,
+                                                         attachment=attachment, reason=reason,
+                                                         correlation_id=correlation_id, account=account, level=level)]
+        self.session.add_all(rows)
+        self.count += len(rows)
+        return rows
+
+    def chat_rows(
+        self,
+        transport: str,
+        chat_id: str,
+        text: str,
+        *,
+        mentions: Iterable[Mention] = (),
+        attachment: str | None = None,
+        reason: str = "reply",
+        correlation_id: str | None = None,
+        account: str = "default",
+        level: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """The rows of one message as plain dicts, for `insert_many` (a fan-out writes no ORM objects)."""
         mentions = list(mentions)
         if mentions:
             text = " ".join(f"@{m.name}" for m in mentions) + "\u2005" + text
         lane = lane_for(reason, level or self._warning_level(correlation_id))
         now = self.clock.now()
-        rows = []
-        for i, part in enumerate(split_text(text, self.cfg.max_chars)):
-            row = OutboxEntry(
-                transport=transport,
-                account=account,
-                chat_id=chat_id,
-                text=part,
-                mentions=[{"id": m.id, "name": m.name} for m in mentions] if i == 0 else [],
-                attachment=attachment if i == 0 else None,
-                reason=reason,
-                correlation_id=correlation_id,
-                lane=lane,
-                next_attempt_at=now,
-                created_at=now,
-            )
-            self.session.add(row)
-            rows.append(row)
-        self.count += len(rows)
-        return rows
+        return [
+            {"transport": transport, "account": account, "chat_id": chat_id, "text": part,
+             "mentions": [{"id": m.id, "name": m.name} for m in mentions] if i == 0 else [],
+             "attachment": attachment if i == 0 else None, "reason": reason, "correlation_id": correlation_id,
+             "status": "pending", "attempts": 0, "lane": lane, "lease": 0, "next_attempt_at": now, "created_at": now}
+            for i, part in enumerate(split_text(text, self.cfg.max_chars))
+        ]
+
+    def group_rows(self, group: Group, text: str, *, mention: Iterable[Person] = (), **kw: Any) -> list[dict[str, Any]]:
+        """Rows for the group on every running transport it is bound on."""
+        people = list(mention)
+        out: list[dict[str, Any]] = []
+        for transport in self.transports:
+            chat_id = group.ids.get(transport)
+            if chat_id:
+                ments = [Mention(p.ids[transport], p.name) for p in people if p.ids.get(transport)]
+                account = self.account_for(transport, chat_id, group.account, "rooms")
+                out += self.chat_rows(transport, chat_id, text, mentions=ments, account=account, **kw)
+        return out
+
+    def person_rows(self, person: Person, text: str, **kw: Any) -> list[dict[str, Any]]:
+        for transport in self.transports:
+            tid = person.ids.get(transport)
+            if tid:
+                account = self.account_for(transport, tid, person.account, "contacts")
+                return self.chat_rows(transport, f"dm:{tid}", text, account=account, **kw)
+        return []
+
+    async def insert_many(self, rows: list[dict[str, Any]]) -> int:
+        """One bulk insert (executemany / multi-row INSERT) in the caller's transaction."""
+        if rows:
+            conn = await self.session.connection()
+            await conn.execute(insert(OutboxEntry), rows)
+        return len(rows)
 
     def reply(self, event: InboundMessage, text: str, *, mention_sender: bool = True, **kw: Any) -> None:
         mentions = ()
@@ -113,24 +149,16 @@ class Outbox:
 
     def to_group(self, group: Group, text: str, *, mention: Iterable[Person] = (), **kw: Any) -> int:
         """Send to the group on every running transport it is bound on; returns the rows written."""
-        people = list(mention)
-        n = 0
-        for transport in self.transports:
-            chat_id = group.ids.get(transport)
-            if not chat_id:
-                continue
-            ments = [Mention(p.ids[transport], p.name) for p in people if p.ids.get(transport)]
-            account = self.account_for(transport, chat_id, group.account, "rooms")
-            n += len(self.to_chat(transport, chat_id, text, mentions=ments, account=account, **kw))
-        return n
+        rows = [OutboxEntry(**r) for r in self.group_rows(group, text, mention=mention, **kw)]
+        self.session.add_all(rows)
+        self.count += len(rows)
+        return len(rows)
 
     def to_person(self, person: Person, text: str, **kw: Any) -> int:
-        for transport in self.transports:
-            tid = person.ids.get(transport)
-            if tid:
-                account = self.account_for(transport, tid, person.account, "contacts")
-                return len(self.to_chat(transport, f"dm:{tid}", text, account=account, **kw))
-        return 0
+        rows = [OutboxEntry(**r) for r in self.person_rows(person, text, **kw)]
+        self.session.add_all(rows)
+        self.count += len(rows)
+        return len(rows)
 
     def account_for(self, transport: str, target: str, configured: str, known: str) -> str:
         """The configured account if it knows the target (a contact or room on its gateway), else one that
@@ -187,6 +215,8 @@ class OutboxSender:
         self.log = structlog.get_logger("outbox")
         self._wake = asyncio.Event()
         self.next_due: datetime | None = None
+        # which accounts this process sends for: all, unless it shares the database with another process and
+        # holds leases on some (bot/leases.py)
         self.serves: Callable[[str, str], bool] = lambda transport, account: True
         self.notify: Notify | None = None  # told about failed rows, for the admins
 

@@ -27,6 +27,16 @@ async def log_context(nxt: Next, event: InboundMessage, data: dict[str, Any]) ->
         return outcome
 
 
+async def fast_lanes(nxt: Next, event: InboundMessage, data: dict[str, Any]) -> str:
+    """A lane may take a common message whole, storing it raw with its effects in one group commit (a bare
+    `收到` in a burst of 20,000); it returns None for anything else, which goes down the normal chain."""
+    for lane in data.get("fast_lanes", ()):
+        outcome = await lane(event, data)
+        if outcome is not None:
+            return outcome
+    return await nxt(event, data)
+
+
 async def store_raw(nxt: Next, event: InboundMessage, data: dict[str, Any]) -> str:
     """Store the message before anything else; the same transport message id is handled once."""
     dedup, key = data["dedup"], f"{event.transport}:{event.message_id}"
@@ -160,4 +170,4 @@ class RedisDedup:
         await self.redis.delete(f"dedup:{key}")
 
 
-DEFAULT_CHAIN = (log_context, store_raw, errors, identify, chat_lock, unit_of_work)
+DEFAULT_CHAIN = (log_context, fast_lanes, store_raw, errors, identify, chat_lock, unit_of_work)

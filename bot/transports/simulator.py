@@ -129,7 +129,9 @@ class SimulatorTransport:
             cb(payload)
 
     def _mentioned(self, text: str) -> list[str]:
-        found = []
+        found: list[str] = []
+        if "@" not in text:  # no scan of a province's 20,000 names for a plain 收到
+            return found
         if f"@{self.directory.cfg.bot.name}" in text:
             found.append(self.directory.cfg.bot.ids.get(self.name, "bot"))
         for p in self.directory.people.values():

@@ -42,7 +42,7 @@ class CityTile:
 
     @property
     def reported(self) -> int:
-        return sum(u.status != "missing" for u in self.units)
+        return sum(u.status in ("on_time", "late", "corrected") for u in self.units)  # 待核对 is not in yet
 
 
 @dataclass

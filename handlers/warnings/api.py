@@ -8,7 +8,8 @@ from typing import Any
 from aiohttp import web
 
 from bot.audit import audit
-from handlers.warnings.issue import Order, activate, new_warning, parse_order, reach_of
+from handlers.warnings.issue import Order, new_warning, parse_order, reach_of
+from handlers.warnings.jobs import ISSUING, issue_pending
 from handlers.warnings.summary import export_records
 from models.db import transaction
 from models.warnings import Warning
@@ -52,6 +53,7 @@ async def post_warning(request: web.Request) -> web.Response:
     now = bot.clock.now()
     async with transaction(bot.sessions) as session:
         w = new_warning(bot, order, str(body.get("issued_by") or "api"), now, None, None)
+        w.status = "cancelled" if body.get("dry_run") else ISSUING
         session.add(w)
         await session.flush()
         r = reach_of(bot, w)
@@ -59,15 +61,12 @@ async def post_warning(request: web.Request) -> web.Response:
                    "people": [{"name": t.person.name, "region": t.region, "title": t.title} for t in r.targets],
                    "backups": [p.name for p in r.backups], "total": len(r.targets) + len(r.backups)}
         if body.get("dry_run"):
-            w.status = "cancelled"
-            session.add(w)
             return _json({"id": w.id, "status": "preview", "preview": preview})
-        from bot.outbox import Outbox
-
-        n = await activate(bot, session, Outbox(session, bot.data), w, now, r)
-        audit(session, "api", "warning_issue", now, warning=w.id, people=n)
-    bot.outbox_sender.wake()
-    return _json({"id": w.id, "status": "active", "title": w.title, "preview": preview}, 201)
+        audit(session, "api", "warning_request", now, warning=w.id, people=len(r.targets))
+    # committed as a durable job: answer now; the fan-out (seconds for a province) runs beside the server
+    # and, should this process die first, the scheduled job resumes it
+    bot.spawn(issue_pending(bot, now), f"issue:{w.id}")
+    return _json({"id": w.id, "status": ISSUING, "title": w.title, "preview": preview}, 202)
 
 
 async def records_xlsx(request: web.Request) -> web.FileResponse:

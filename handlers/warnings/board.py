@@ -23,9 +23,18 @@ WARNING_STATUS = {"active": "进行中", "closed": "已解除", "preview": "待�
 
 @dataclass
 class Attempt:
+    """Every call out on one channel, oldest first."""
+
     channel: str
-    count: int
-    last: datetime
+    times: list[datetime]
+
+    @property
+    def count(self) -> int:
+        return len(self.times)
+
+    @property
+    def last(self) -> datetime:
+        return self.times[-1]
 
 
 @dataclass
@@ -108,13 +117,15 @@ async def board(session: AsyncSession, app: Any, warning_id: int, *, silent_only
 
 async def rows_for(session: AsyncSession, app: Any, w: Warning, obs: list[Obligation]) -> list[BoardRow]:
     ids = [o.id for o in obs]
-    attempts: dict[int, list[Attempt]] = {}
-    for oid, channel, n, last in (await session.exec(
-        select(CallRecord.obligation_id, CallRecord.channel, func.count(), func.max(CallRecord.at))
+    by_channel: dict[int, dict[str, list[datetime]]] = {}
+    for oid, channel, at in (await session.exec(
+        select(CallRecord.obligation_id, CallRecord.channel, CallRecord.at)
         .where(col(CallRecord.obligation_id).in_(ids), CallRecord.direction == "out")
-        .group_by(CallRecord.obligation_id, CallRecord.channel)
+        .order_by(col(CallRecord.at), col(CallRecord.id))
     )).all():
-        attempts.setdefault(oid, []).append(Attempt(CHANNELS.get(channel, channel), n, last))
+        by_channel.setdefault(oid, {}).setdefault(channel, []).append(at)
+    attempts = {oid: [Attempt(CHANNELS.get(c, c), times) for c, times in chans.items()]
+                for oid, chans in by_channel.items()}
     steps = {s.obligation_id: s for s in (await session.exec(
         select(EscalationStep).where(col(EscalationStep.obligation_id).in_(ids), EscalationStep.status == "pending")
     )).all()}

@@ -46,7 +46,8 @@ NAV = [  # (label, path, roles that see it; empty = every console role)
 
 
 def setup_console(bot: Any, web_app: web.Application) -> None:
-    storage = EncryptedCookieStorage(auth.session_key(bot.settings), cookie_name=auth.COOKIE,
+    secure = bot.settings.base_url().startswith("https://")  # behind TLS the cookie never travels in clear
+    storage = EncryptedCookieStorage(auth.session_key(bot.settings), cookie_name=auth.COOKIE, secure=secure,
                                      max_age=int(SESSION_TTL.total_seconds()), httponly=True, samesite="Lax")
     aiohttp_session.setup(web_app, storage)
     # the template context middleware comes before the checks so that their refusal pages render

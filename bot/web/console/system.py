@@ -32,11 +32,15 @@ def transport_rows(bot: Any) -> list[dict[str, Any]]:
     for t in bot.transports.values():
         s = t.status()
         last = s.get("last_event")
-        rows.append({"transport": TRANSPORT_NAMES.get(s.get("transport", t.name), "其他"), "account": s.get("account", ""),
+        rows.append({"transport": TRANSPORT_NAMES.get(s.get("transport", t.name), "其他"), "account": account_name(s.get("account")),
                      "state": STATES.get(str(s.get("state")), "未知"), "ok": s.get("state") in ("running", "logged_in", "connected"),
                      "last_event": datetime.fromisoformat(last) if isinstance(last, str) else last,
                      "reconnects": s.get("reconnects", 0), "who": s.get("logged_in_as") or ""})
     return rows
+
+
+def account_name(account: str | None) -> str:
+    return "默认" if account in (None, "", "default") else account
 
 
 def chat_name(bot: Any, transport: str, chat_id: str) -> str:
@@ -60,7 +64,7 @@ async def system_page(request: web.Request) -> web.Response:
         failed = await failed_sends(session)
     return aiohttp_jinja2.render_template("console/system.html", request, {
         "transports": transport_rows(bot), "accounts": accounts, "failed": failed, "reasons": REASONS,
-        "names": TRANSPORT_NAMES, "chat_name": lambda row: chat_name(bot, row.transport, row.chat_id)})
+        "names": TRANSPORT_NAMES, "account_name": account_name, "chat_name": lambda row: chat_name(bot, row.transport, row.chat_id)})
 
 
 @require("admin", "duty_officer")
