@@ -193,11 +193,19 @@ def call_provider(cfg: Config) -> Any:
 
 
 async def transport_state(app: App, event: str, info: dict[str, Any]) -> None:
-    """A gateway came back after a drop: tell the admins once, in a short line."""
-    if event != "reconnected":
-        return
+    """A gateway came back after a drop: tell the admins once, in a short line. A file could not be
+    taken in: tell its sender in one line."""
     from bot.outbox import Outbox
     from models.db import transaction
+
+    if event == "file_problem":
+        async with transaction(app.sessions) as session:
+            Outbox(session, app.data).reply(info["event"], info["text"])
+        if app.outbox_sender is not None:
+            app.outbox_sender.wake()
+        return
+    if event != "reconnected":
+        return
 
     text = (f"微信网关（账号 {info.get('account')}）连接中断约{int(info.get('down_s', 0))}秒，已自动恢复；"
             "中断期间未发出的消息正在补发。")
