@@ -24,8 +24,9 @@ def main(argv: list[str] | None = None) -> int:
     check = sub.add_parser("check-config", help="校验配置文件")
     check.add_argument("path", nargs="?", type=Path)
     parse = sub.add_parser("parse", help="解析一条群消息，输出 JSON")
-    parse.add_argument("--at", required=True, help="发送时间，如 2026-03-16T14:20:00+08:00")
-    parse.add_argument("--json", dest="file", required=True, help="消息文本文件，- 为标准输入")
+    parse.add_argument("--at", help="发送时间，如 2026-03-16T14:20:00+08:00")
+    parse.add_argument("--json", dest="file", help="消息文本文件，- 为标准输入")
+    parse.add_argument("--jsonl", help='每行一条 {"at": …, "text": …} 的文件（- 为标准输入），逐行输出解析结果')
     parse.add_argument("--config", type=Path)
     sub.add_parser("migrate", help="只执行数据库迁移")
     link = sub.add_parser("login-link", help="为某人生成一次性控制台登录链接和登录码（5分钟内有效）")
@@ -44,8 +45,12 @@ def main(argv: list[str] | None = None) -> int:
         env_settings = Settings.from_env(os.environ)
         return check_config(args.path or env_settings.config_path, env_settings.database_url)
     if args.cmd == "parse":
-        from bot.commands import parse_command
+        from bot.commands import parse_command, parse_lines
 
+        if args.jsonl:
+            return parse_lines(args.jsonl, args.config)
+        if not args.at or not args.file:
+            parser.error("parse 需要 --at 和 --json（或 --jsonl）")
         return parse_command(args.at, args.file, args.config)
     settings = Settings.from_env(os.environ, config_path=getattr(args, "config", None),
                                  host=getattr(args, "host", None), port=getattr(args, "port", None))

@@ -141,6 +141,26 @@ def parse_command(at: str, file: str, config: Path | None) -> int:
     return 0
 
 
+def parse_lines(file: str, config: Path | None) -> int:
+    """Many messages in one run: one `{"at", "text"}` object a line in, one parse a line out."""
+    from handlers.reports.parse import Parser
+
+    cfg, tree = load_config(config or ROOT / "config" / "demo.yaml")
+    parser = Parser(tree, cfg)
+    text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            when = datetime.fromisoformat(item["at"])
+        except (ValueError, KeyError, TypeError):
+            print(f"第{n}行格式错误（应为 {{\"at\": \"2026-03-16T14:20:00+08:00\", \"text\": \"…\"}}）", file=sys.stderr)
+            return 2
+        print(json.dumps(parser.parse(item["text"], when).to_json(), ensure_ascii=False))
+    return 0
+
+
 async def migrate_only(settings: Settings) -> int:
     from models.db import make_engine, migrate
 

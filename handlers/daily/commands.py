@@ -18,7 +18,7 @@ from bot.outbox import Outbox
 from bot.workdays import WorkCalendar
 from handlers.daily.commentary import domain_of
 from handlers.daily.consolidate import consolidated
-from handlers.daily.figures import Figures, load_day, missing_units
+from handlers.daily.figures import Figures, load_day, missing_units, registered_ids, reviewing_ids, unit_label
 from handlers.daily.publish import final_text, publish_commentary
 from handlers.daily.rounds import Slot, default_rounds, slots_for
 from handlers.reports.parse.dates import find_date
@@ -50,25 +50,17 @@ async def not_reported(event: InboundMessage, session: AsyncSession, directory: 
         return "not_reported"
     slot = next((s for s in slots if now <= s.deadline), slots[-1])
     data = await load_day(session, slot.report_date, slot.round)
-    missing = missing_units(directory, {r.unit_id for r in data.reports})
+    missing = missing_units(directory, registered_ids(data.reports))
+    reviewing = reviewing_ids(data.reports)
     due = f"{slot.day.month}月{slot.day.day}日{slot.deadline.hour}:{slot.deadline.minute:02d}"
     late = "，已过截止时间" if now > slot.deadline else ""
     lines = [f"本轮催报：{slot.label()}检查情况日报（{due}截止{late}）。"]
     if missing:
-        lines.append(f"未报{len(missing)}个：{'、'.join(u.name for u in missing)}")
+        lines.append(f"未报{len(missing)}个：{'、'.join(unit_label(u, reviewing) for u in missing)}")
     else:
         lines.append(f"已全部报送（{len(directory.reporting_units())}个单位）。")
     lines.append(await _in_today(session, now, slot))
     outbox.reply(event, "\n".join(lines))
-    return "not_reported"
-    slot = next((s for s in slots if now <= s.deadline), slots[-1])
-    data = await load_day(session, slot.report_date, slot.round)
-    missing = missing_units(directory, {r.unit_id for r in data.reports})
-    due = f"{slot.deadline.hour}:{slot.deadline.minute:02d}"
-    if not missing:
-        outbox.reply(event, f"{slot.label()}日报已全部报送（{len(directory.reporting_units())}个单位）。")
-    else:
-        outbox.reply(event, f"{slot.label()}日报（{due}截止）未报{len(missing)}个：{'、'.join(u.name for u in missing)}")
     return "not_reported"
 
 

@@ -86,9 +86,26 @@ async def report(
     else:
         late = event.received_at > report_deadline(parsed_report.date, cfg, calendar)
     stored = await store_report(session, parsed_report, unit=unit, posted_by=person.id, posted_at=event.received_at,
-                                raw_id=raw_id, late=late, source=source, problems=parsed.problems, round_no=round_no)
+                                raw_id=raw_id, late=late, source=source, problems=parsed.problems, round_no=round_no,
+                                review=parsed.review)
+    if parsed.review:
+        # a wrong assurance (已登记…0家) is worse than none: say what could not be read and keep it as 待核对
+        outbox.reply(event, review_text(stored, parsed.review) + "\n" + templates.render("report_template"))
+        return "report_review"
     outbox.reply(event, reply_text(stored, parsed, late))
     return "report_corrected" if stored.corrected else "report"
+
+
+def review_text(stored: Ingested, reason: str) -> str:
+    r = stored.report
+    where = r.region or r.unit_name or "本单位"
+    return (f"{where} {r.report_date.month}月{r.report_date.day}日日报未能读全：{reason}。已暂存为待核对，"
+            f"不计入已报；请按下面模板补全后整条重发。")
+
+
+def hazard_numbers(ids: list[int]) -> str:
+    """`#1、#3`: the numbers as they are (a range would read as every number between)."""
+    return "、".join(f"#{i}" for i in ids)
 
 
 def reply_text(stored: Ingested, parsed: ParseResult, late: bool) -> str:
@@ -107,8 +124,7 @@ def reply_text(stored: Ingested, parsed: ParseResult, late: bool) -> str:
     lines = [line]
     if stored.open_ids:
         ids = stored.open_ids
-        shown = f"#{ids[0]}" if len(ids) == 1 else f"#{ids[0]}–#{ids[-1]}"
-        lines.append(f"待整改{len(ids)}处，编号{shown}；整改后发“销号 编号 说明”。")
+        lines.append(f"待整改{len(ids)}处，编号{hazard_numbers(ids)}；整改后发“销号 编号 说明”。")
     if parsed.problems:
         lines.append("请补充：" + "；".join(parsed.problems) + "。补全后整条重发即自动更正。")
     return "\n".join(lines)

@@ -14,8 +14,8 @@ from bot.config import Config, Person, Unit
 from bot.directory import Directory
 from bot.workdays import WorkCalendar
 from handlers.reports.parse import Report
-from handlers.reports.status import deadline, statuses
-from models.reports import Hazard, HazardEvent, InspectionRecord, InspectionReport
+from handlers.reports.status import deadlines, statuses
+from models.reports import NEEDS_REVIEW, Hazard, HazardEvent, InspectionRecord, InspectionReport
 
 
 @dataclass
@@ -57,6 +57,7 @@ async def store_report(
     source: str,
     problems: list[str],
     round_no: int = 1,
+    review: str | None = None,
 ) -> Ingested:
     region = unit.region if unit else parsed.region
     previous = (
@@ -82,6 +83,8 @@ async def store_report(
         late=late,
         corrected=bool(previous),
         problems=problems,
+        status=NEEDS_REVIEW if review else "registered",
+        review_reason=review[:200] if review else None,
         **{k: parsed.totals.get(k) for k in ("teams", "inspectors", "enterprises", "hazards", "rectified")},
     )
     session.add(report)
@@ -101,12 +104,13 @@ async def store_report(
     hazards: list[dict[str, Any]] = []
     for rec, record_id in zip(parsed.records, record_ids, strict=True):
         done = statuses(len(rec.hazards), rec.rectification, rec.hazard_rectifications)
+        due = deadlines(len(rec.hazards), rec.rectification, rec.hazard_rectifications, parsed.date)
         for i, text in enumerate(rec.hazards):
             own = rec.hazard_rectifications[i] if i < len(rec.hazard_rectifications) else None
             hazards.append({"report_id": report.id, "record_id": record_id, "unit_id": report.unit_id,
                             "region": region, "enterprise": rec.enterprise[:200], "domain": rec.domain, "text": text,
                             "found_on": parsed.date, "status": "rectified" if done[i] else "open",
-                            "deadline": None if done[i] else deadline(own or rec.rectification, parsed.date),
+                            "deadline": None if done[i] else due[i],
                             "rectification": own or rec.rectification, "created_at": posted_at})
     hazard_ids = await _insert_returning_ids(conn, Hazard, hazards)
     if hazards:
@@ -136,3 +140,11 @@ async def _supersede_hazards(session: AsyncSession, report_id: int | None, actor
     await session.exec(
         update(Hazard).where(col(Hazard.report_id) == report_id).values(status="superseded")
     )
+
+
+async def reports_to_review(session: AsyncSession, since: date | None = None) -> list[InspectionReport]:
+    """Active 待核对 reports (oldest first): what the command centre still has to check or chase."""
+    q = select(InspectionReport).where(col(InspectionReport.active), InspectionReport.status == NEEDS_REVIEW)
+    if since is not None:
+        q = q.where(InspectionReport.report_date >= since)
+    return list((await session.exec(q.order_by(col(InspectionReport.posted_at)))).all())
