@@ -1,7 +1,7 @@
 """outbox lanes and leases
 
 Revision ID: c9a1e5d0b7f3
-Revises: c11a0d3e5f21
+Revises: c3d1e2f4a5b6
 Create Date: 2026-11-23 06:20:00
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = 'c9a1e5d0b7f3'
-down_revision = 'c11a0d3e5f21'
+down_revision = 'c3d1e2f4a5b6'
 branch_labels = None
 depends_on = None
 
