@@ -77,6 +77,8 @@ async def test_outage_loses_nothing_keeps_order_and_red_goes_first(gw: Gateway, 
         async with bot.sessions() as s:
             rows = (await s.exec(select(OutboxEntry))).all()
         assert all(r.status == "pending" and r.attempts == 0 for r in rows)
+        body = await health(bot)  # down longer than health.max_down_s: 503, with the backlog shown
+        assert not body["ok"] and [b["waiting"] for b in body["backlog"] if b["account"] == "default"] == [31]
         await gw.start()
         await asyncio.wait_for(transport.wait_logged_in(), 40)
         bot.outbox_sender.wake()
