@@ -21,10 +21,13 @@ async def health(app: Any) -> dict[str, Any]:
     ok = all(transport_ok(s, app.cfg.health.max_down_s) for s in states)
     async with app.sessions() as session:
         accounts = await backlog(session, app.cfg.outbox)
-    return {
+    body = {
         "ok": ok,
         "transports": states,
         "backlog": [{"transport": b.transport, "account": b.account, "waiting": b.waiting, "failed": b.failed,
                      "drain": b.drain_text} for b in accounts],
         "unreachable": [p.name for p in unreachable_people(app)],
     }
+    if getattr(app, "redis_state", None) is not None:  # degraded still serves (in-process fallbacks): not a failure
+        body["redis"] = app.redis_state.status()
+    return body

@@ -35,6 +35,9 @@ async def test_today_board_names_each_units_standing(h: Harness) -> None:
     await h.say("g-jl", "ltq-bs", simple_report("吉林市龙潭区应急管理局", friday, hazard="消防通道堵塞"))  # a correction
     h.clock.set(local(MONDAY, 15, 20))
     await h.say("g-sp", "ls-bs", simple_report("梨树县应急管理局", friday))
+    unreadable = ("四平市应急管理局3月13日检查情况\n检查单位：四平市应急管理局\n受检单位：\n检查地点：铁西区\n"
+                  "发现的问题隐患：消防器材过期\n检查人员：李明、王刚\n整改情况：已当场整改")
+    assert await h.say("g-sp", "sp-bs", unreadable) == "report_review"
     h.clock.set(local(MONDAY, 15, 30))
     async with h.app.sessions() as s:
         b = await today_board(s, d, h.app.cfg, h.app.data["calendar"], h.clock.now())
@@ -43,7 +46,9 @@ async def test_today_board_names_each_units_standing(h: Harness) -> None:
     by_unit = {u.unit.name: u for t in rb.tiles for u in t.units}
     assert by_unit["龙潭区应急管理局"].label == "已更正"
     assert by_unit["梨树县应急管理局"].label == "迟报"
-    assert rb.counts["missing"] == len(d.reporting_units()) - 2
+    assert by_unit["四平市应急管理局"].label == "待核对"
+    assert rb.counts["missing"] == len(d.reporting_units()) - 3
+    assert next(t for t in rb.tiles if t.city == "四平市").reported == 1  # 梨树县 in, 四平市 待核对
     cities = [t.city for t in rb.tiles]
     assert cities[0] == "省本级" and "吉林市" in cities
     unit = by_unit["龙潭区应急管理局"].unit

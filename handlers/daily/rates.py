@@ -10,7 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.directory import Directory
 from bot.workdays import WorkCalendar
 from handlers.daily.today import city_order
-from models.reports import InspectionReport
+from models.reports import NEEDS_REVIEW, InspectionReport
 
 
 async def reporting_rates(session: AsyncSession, directory: Directory, calendar: WorkCalendar, today: date,
@@ -21,7 +21,8 @@ async def reporting_rates(session: AsyncSession, directory: Directory, calendar:
     owed = Counter(units.values())
     rows = (await session.exec(
         select(InspectionReport.unit_id, InspectionReport.report_date).where(
-            col(InspectionReport.active), col(InspectionReport.report_date).in_(dates)).distinct()
+            col(InspectionReport.active), col(InspectionReport.report_date).in_(dates),
+            InspectionReport.status != NEEDS_REVIEW).distinct()
     )).all()
     reported = Counter(units[u] for u, _ in rows if u in units)
     return {c: (reported.get(c, 0), owed[c] * len(dates)) for c in city_order(directory) if owed.get(c)}

@@ -15,7 +15,7 @@ from bot.workdays import WorkCalendar
 from handlers.daily.figures import DayData
 from handlers.daily.rounds import Slot, slots_for
 from models.core import RawMessage
-from models.reports import Hazard, InspectionRecord, InspectionReport
+from models.reports import NEEDS_REVIEW, Hazard, InspectionRecord, InspectionReport
 
 STATUS_NAMES = {"on_time": "按时", "late": "迟报", "corrected": "已更正", "review": "待核对", "missing": "未报"}
 
@@ -63,7 +63,7 @@ def report_status(report: InspectionReport | None) -> str:
     """The one place a report's standing is named: 待核对 outranks 已更正 outranks 迟报."""
     if report is None:
         return "missing"
-    if getattr(report, "status", None) in ("review", "needs_review", "待核对"):
+    if report.status == NEEDS_REVIEW:
         return "review"
     if report.corrected:
         return "corrected"
@@ -80,7 +80,10 @@ async def round_board(session: AsyncSession, directory: Directory, slot: Slot, n
         select(InspectionReport).where(col(InspectionReport.active), InspectionReport.report_date == slot.report_date,
                                        InspectionReport.round == slot.round)
     )).all()
-    by_unit = {r.unit_id: r for r in reports if r.unit_id}
+    by_unit: dict[str, InspectionReport] = {}
+    for r in sorted(reports, key=lambda r: (r.status != NEEDS_REVIEW, r.id or 0)):
+        if r.unit_id:
+            by_unit[r.unit_id] = r  # a readable report wins over a 待核对 one; the latest of each kind
     tiles = {c: CityTile(c) for c in city_order(directory)}
     for unit in directory.reporting_units():
         report = by_unit.get(unit.id)
@@ -112,6 +115,7 @@ async def unit_report(session: AsyncSession, unit_id: str, slot: Slot) -> Report
         select(InspectionReport).where(col(InspectionReport.active), InspectionReport.unit_id == unit_id,
                                        InspectionReport.report_date == slot.report_date,
                                        InspectionReport.round == slot.round)
+        .order_by(col(InspectionReport.status) == NEEDS_REVIEW, col(InspectionReport.id).desc())
     )).first()
     if report is None:
         return None

@@ -13,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.outbox import Outbox
 from bot.text import percent
+from bot.xlsx import safe_row
 from handlers.warnings.state import (
     ANSWERED,
     UNWOKEN,
@@ -161,21 +162,22 @@ async def export_records(session: AsyncSession, app: Any, w: Warning, path: Path
     wb = Workbook()
     ws = wb.active
     ws.title = "叫应记录"
-    ws.append([f"{w.title} 叫应记录（{w.issued_at:%Y-%m-%d %H:%M}）"])
-    ws.append(["时间", "人员", "单位", "方向", "渠道", "内容"])
+    ws.append(safe_row([f"{w.title} 叫应记录（{w.issued_at:%Y-%m-%d %H:%M}）"]))
+    ws.append(safe_row(["时间", "人员", "单位", "方向", "渠道", "内容"]))
     channel = {"group": "群内@", "private": "私信", "voice": "电话", "voice_joined": "电话（已合并）", "sms": "短信",
                "ack": "回应", "response": "措施"}
     for r in records:
         p = app.directory.people.get(r.person_id or "")
-        ws.append([r.at.strftime("%Y-%m-%d %H:%M:%S"), p.name if p else r.person_id,
+        ws.append(safe_row([r.at.strftime("%Y-%m-%d %H:%M:%S"), p.name if p else r.person_id,
                    app.directory.display(p) if p else "", "呼叫" if r.direction == "out" else "应答",
-                   channel.get(r.channel, r.channel), r.text])
+                   channel.get(r.channel, r.channel), r.text]))
     ws2 = wb.create_sheet("回应情况")
-    ws2.append(["人员", "地区", "职务", "状态", "发出", "回应时间", "用时(秒)", "回应内容", "落实措施", "催叫次数"])
+    ws2.append(safe_row(["人员", "地区", "职务", "状态", "发出", "回应时间", "用时(秒)", "回应内容", "落实措施", "催叫次数"]))
     for row in board_rows(app, w, obs):
-        ws2.append([row.name, row.region, row.title, row.state_text, row.sent_at.strftime("%H:%M:%S"),
-                    row.acked_at.strftime("%H:%M:%S") if row.acked_at else "",
-                    round(row.ack_s) if row.ack_s is not None else "", row.ack_text, row.response, row.escalations])
+        ws2.append(safe_row([row.name, row.region, row.title, row.state_text, row.sent_at.strftime("%H:%M:%S"),
+                             row.acked_at.strftime("%H:%M:%S") if row.acked_at else "",
+                             round(row.ack_s) if row.ack_s is not None else "", row.ack_text, row.response,
+                             row.escalations]))
     path.parent.mkdir(parents=True, exist_ok=True)
     wb.save(path)
     return path

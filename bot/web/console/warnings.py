@@ -84,7 +84,7 @@ async def board_events(request: web.Request) -> web.StreamResponse:
                 await resp.write(b": ping\n\n")
             last = now
             await asyncio.sleep(POLL_S)
-    except (ConnectionResetError, asyncio.CancelledError):
+    except ConnectionResetError:  # the page was closed
         pass
     return resp
 

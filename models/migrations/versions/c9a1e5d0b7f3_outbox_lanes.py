@@ -1,7 +1,7 @@
 """outbox lanes and leases
 
 Revision ID: c9a1e5d0b7f3
-Revises: c3d1e2f4a5b6
+Revises: c10a7e5b2d41
 Create Date: 2026-11-23 06:20:00
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = 'c9a1e5d0b7f3'
-down_revision = 'c3d1e2f4a5b6'
+down_revision = 'c10a7e5b2d41'
 branch_labels = None
 depends_on = None
 
