@@ -79,4 +79,9 @@ class RedisLimiter(MemoryLimiter):
         return float(wait)
 
     async def refund(self, key: str) -> None:
-        await self.redis.hincrbyfloat(f"ratelimit:{key}", "tokens", 1)
+        if self.state is not None and not self.state.usable():
+            return await super().refund(key)
+        try:
+            await self.redis.hincrbyfloat(f"ratelimit:{key}", "tokens", 1)
+        except Exception:
+            await super().refund(key)
