@@ -92,7 +92,20 @@ def parse_command(at: str, file: str, config: Path | None) -> int:
     except ValueError:
         print(f"--at 时间格式错误：{at}（应为 2026-03-16T14:20:00+08:00）", file=sys.stderr)
         return 2
-    text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
+    try:
+        text = sys.stdin.buffer.read().decode("utf-8") if file == "-" else Path(file).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        print(f"文件不存在：{file}", file=sys.stderr)
+        return 2
+    except IsADirectoryError:
+        print(f"{file} 是目录，请给出消息文本文件", file=sys.stderr)
+        return 2
+    except UnicodeDecodeError as e:
+        print(f"{file} 不是 UTF-8 文本（第 {e.start + 1} 字节起无法解码），请另存为 UTF-8 后重试", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"无法读取 {file}：{e.strerror}", file=sys.stderr)
+        return 2
     cfg_path = config or ROOT / "config" / "demo.yaml"
     cfg, tree = load_config(cfg_path)
     parser = Parser(tree, cfg)

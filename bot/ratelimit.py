@@ -48,12 +48,26 @@ return tostring(wait)
 
 
 class RedisLimiter(MemoryLimiter):
-    def __init__(self, redis: Any, rate_per_minute: float, burst: int, rates: dict[str, float] | None = None) -> None:
+    """Shared buckets; while Redis is down, the in-process bucket (`state` says so once)."""
+
+    def __init__(self, redis: Any, rate_per_minute: float, burst: int, rates: dict[str, float] | None = None,
+                 state: Any = None) -> None:
         super().__init__(rate_per_minute, burst, rates)
         self.redis = redis
+        self.state = state
         self._script = redis.register_script(_LUA)
 
     async def take(self, key: str, now: datetime) -> float:
+        if self.state is not None and not self.state.usable():
+            return await super().take(key, now)
         rate = self.rates.get(key, self.rate)
-        wait = await self._script(keys=[f"ratelimit:{key}"], args=[rate, self.burst, now.timestamp()])
+        try:
+            wait = await self._script(keys=[f"ratelimit:{key}"], args=[rate, self.burst, now.timestamp()])
+        except Exception as exc:
+            if self.state is None:
+                raise
+            self.state.failed(exc)
+            return await super().take(key, now)
+        if self.state is not None:
+            self.state.ok()
         return float(wait)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from models.types import json_dict, json_list, when
@@ -28,6 +28,9 @@ class RawMessage(SQLModel, table=True):
     outcome: str = Field(default="pending", max_length=32)
     handler: str | None = Field(default=None, max_length=128)
     error: str | None = None
+    # what a re-handle after a crash needs (mentions, to_bot, sender name, quote) and what was escaped
+    meta: dict = json_dict()
+    original: bytes | None = Field(default=None, sa_type=LargeBinary, nullable=True)  # the bytes as received
 
 
 class OutboxEntry(SQLModel, table=True):
@@ -84,3 +87,16 @@ class KeyValue(SQLModel, table=True):
 
     key: str = Field(primary_key=True, max_length=128)
     value: dict = json_dict()
+
+
+class ApiToken(SQLModel, table=True):
+    """A personal API token: only its SHA-256 is stored; revoking sets revoked_at."""
+
+    __tablename__ = "api_tokens"
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: str = Field(max_length=128, index=True)
+    digest: str = Field(max_length=64, unique=True)
+    label: str = Field(default="", max_length=128)
+    created_at: datetime = when()
+    revoked_at: datetime | None = when(nullable=True, default=None)

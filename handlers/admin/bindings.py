@@ -20,6 +20,7 @@ from bot.dispatch.filters import Command
 from bot.dispatch.router import SKIP
 from bot.events import InboundMessage
 from bot.outbox import Outbox
+from bot.scope import PRIVILEGED, province_wide, scope_name
 from models.core import Binding, KeyValue
 from models.db import transaction
 
@@ -219,6 +220,10 @@ async def bind_member(event: InboundMessage, args: str, person: Person | None, d
         return "bind_bad"
     target = candidates[0]
     assert person is not None
+    if PRIVILEGED & set(target.roles) and not province_wide(directory, person):
+        outbox.reply(event, f"您是{scope_name(directory, person)}的管理员，不能绑定{directory.display(target)}"
+                            f"（{'、'.join(ROLE_NAMES.get(r, r) for r in target.roles)}）。请省级管理员办理。")
+        return "bind_denied"
     edits = routing.plan(directory, "person", target.id, {"ids": {**target.ids, event.transport: targets[0]}})
     problem = routing.refusal(directory, person, edits)
     if problem:

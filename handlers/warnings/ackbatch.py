@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy import event as sqla_event
 
+from bot.dispatch.intake import storable
 from bot.events import InboundMessage, Mention
 from bot.outbox import Outbox
 from bot.text import clean
@@ -72,6 +73,9 @@ class OpenIndex:
         await self.refresh(force=True)
 
     async def refresh(self, force: bool = False) -> None:
+        if self._lock.locked() and not force:  # a refresh is on its way: its answer is the one to use
+            async with self._lock:
+                return
         now = time.monotonic()
         if not (force or self.dirty or now - self.refreshed >= REFRESH_S):
             return
@@ -110,6 +114,7 @@ class Item:
     person: Any
     text: str
     done: asyncio.Future
+    raw_id: int | None = None  # stored already by the transport's intake: the batch sets its outcome
 
 
 class AckBatcher:
@@ -120,9 +125,9 @@ class AckBatcher:
         self._lock = asyncio.Lock()
         self.batches = 0
 
-    async def submit(self, event: InboundMessage, person: Any, text: str) -> str | None:
+    async def submit(self, event: InboundMessage, person: Any, text: str, raw_id: int | None = None) -> str | None:
         """'ack' or 'duplicate' once committed; None: not for this lane (nothing of it was stored)."""
-        item = Item(event, person, text, asyncio.get_running_loop().create_future())
+        item = Item(event, person, text, asyncio.get_running_loop().create_future(), raw_id)
         self.queue.append(item)
         async with self._lock:  # one batch at a time; whoever gets the lock commits everything queued
             if not item.done.done():
@@ -156,7 +161,7 @@ class AckBatcher:
             open_of: dict[str, list[Any]] = {}
             for row in (await conn.execute(q)).all():
                 open_of.setdefault(row.person_id, []).append(row)
-            raws, acked, records = [], [], []
+            raws, stored, acked, records = [], [], [], []
             taken: set[str] = set()
             outbox = Outbox(session, app.data)
             for n, it in enumerate(batch):
@@ -174,7 +179,10 @@ class AckBatcher:
                 chosen[n] = o.id
                 now, text = e.received_at, it.text[:500]
                 channel = "group" if e.is_group else "private"
-                raws.append(_raw(app, e, now))
+                if it.raw_id is None:
+                    raws.append(_raw(app, e, now))
+                else:
+                    stored.append({"rid": it.raw_id})
                 acked.append({"oid": o.id, "at": now, "channel": channel, "text": text})
                 records.append({"warning_id": o.warning_id, "obligation_id": o.id, "person_id": it.person.id,
                                 "at": now, "direction": "in", "channel": "ack", "text": text})
@@ -187,8 +195,13 @@ class AckBatcher:
                     replies += outbox.chat_rows(e.transport, e.chat_id,
                                                 f"已记为回应{title}；您还有{others}待回应，请发“收到 编号”。",
                                                 mentions=[Mention(e.sender_id, it.person.name)], account=e.account)
+            if stored:
+                await conn.execute(
+                    update(RawMessage.__table__).where(RawMessage.__table__.c.id == bindparam("rid"))
+                    .values(outcome="ack", handler=HANDLER), stored)
             if raws:
                 await conn.execute(insert(RawMessage), raws)
+            if acked:
                 await conn.execute(
                     update(Obligation.__table__).where(Obligation.__table__.c.id == bindparam("oid"))
                     .values(state="acked", acked_at=bindparam("at"), ack_channel=bindparam("channel"),
@@ -225,22 +238,24 @@ async def ack_lane(event: InboundMessage, data: dict[str, Any]) -> str | None:
     if person is None:
         return None
     text = plain_ack(event)
-    if text is None:
-        return None
+    if text is None or (data.get("raw_id") is None and storable(event.text)[1]):
+        return None  # text that needs escaping is stored by the normal chain, which records what changed
     await batcher.index.refresh()
     if not batcher.index.has_open(person.id):
         return None
+    raw_id = data.get("raw_id")  # stored by the intake already: no claim, the batch sets its outcome
     dedup, key = data["dedup"], f"{event.transport}:{event.message_id}"
-    if not await dedup.first_time(key):
+    if raw_id is None and not await dedup.first_time(key):
         return "duplicate"
     try:
         # in order per person and chat; not per chat, or a group's eleven answers could never share a commit
         async with data["chat_locks"].get(f"{event.transport}:{event.chat_id}:{event.sender_id}"):
-            outcome = await batcher.submit(event, person, text)
+            outcome = await batcher.submit(event, person, text, raw_id)
     except BaseException:
-        await dedup.release(key)
+        if raw_id is None:
+            await dedup.release(key)
         raise
-    if outcome is None:
+    if outcome is None and raw_id is None:
         await dedup.release(key)  # the normal pipeline takes it, de-duplication included
     else:
         data["handler"] = HANDLER
