@@ -32,6 +32,8 @@ from models.db import make_engine, migrate, session_factory
 
 TransportFactory = Callable[["App"], Any]
 WORKERS = 32  # messages handled side by side; each chat still goes in order (chat lock)
+HEAVY_WORKERS = 4  # attachments and long texts: their own lane, so a burst of 收到 never waits behind them
+HEAVY_CHARS = 2_000
 RECOVER_EVERY_S = 60.0
 RECOVER_BATCH = 5000
 
@@ -58,6 +60,7 @@ class App:
     parse_pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(2, thread_name_prefix="parse"))
     leases: Any = None
     _work: asyncio.Queue | None = None
+    _heavy: asyncio.Queue | None = None
     _inflight: set[int] = field(default_factory=set)
 
     @property
@@ -96,9 +99,11 @@ class App:
         if not background:
             await self.recover()
             return
-        self._work = asyncio.Queue()
+        self._work, self._heavy = asyncio.Queue(), asyncio.Queue()
         for i in range(WORKERS):
-            self.spawn(self._worker(), f"worker:{i}")
+            self.spawn(self._worker(self._work), f"worker:{i}")
+        for i in range(HEAVY_WORKERS):
+            self.spawn(self._worker(self._heavy), f"heavy:{i}")
         await self.recover()
         for key, t in self.transports.items():
             self.spawn(self._consume(t), f"consume:{key[0]}:{key[1]}")
@@ -143,14 +148,14 @@ class App:
                     self._queue_work(event, raw_id)
 
     def _queue_work(self, event: InboundMessage, raw_id: int) -> None:
-        assert self._work is not None
+        assert self._work is not None and self._heavy is not None
+        heavy = bool(event.attachments) or len(event.text) > HEAVY_CHARS
         self._inflight.add(raw_id)
-        self._work.put_nowait((event, raw_id))
+        (self._heavy if heavy else self._work).put_nowait((event, raw_id))
 
-    async def _worker(self) -> None:
-        assert self._work is not None
+    async def _worker(self, queue: asyncio.Queue) -> None:
         while True:
-            event, raw_id = await self._work.get()
+            event, raw_id = await queue.get()
             try:
                 await self.dispatcher.feed(event, raw_id=raw_id)  # type: ignore[union-attr]
             except asyncio.CancelledError:

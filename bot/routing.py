@@ -16,6 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.config import GROUP_ROLES, ROLES, Responsibility
 from bot.directory import Directory
 from bot.regions import PROVINCE_LEVEL
+from bot.scope import PRIVILEGED
 from models.console import RoutingOverride
 from models.core import AuditLog
 
@@ -219,6 +220,8 @@ def refusal(directory: Directory, actor: Any, edits: list[Edit]) -> str | None:
                 if not may_route(directory, actor, state.get("region")):
                     return f"您只能修改{city}范围内的群。"
             else:
+                if PRIVILEGED & set(state["roles"]) and not is_province_admin(directory, actor):
+                    return "只有省级管理员可以任免或修改管理员、值班员和处长。"
                 unit = directory.units.get(state.get("unit") or "")
                 places = [unit.region if unit else None] + [r.get("region") for r in state["responsible"]]
                 if not all(may_route(directory, actor, p) for p in places):

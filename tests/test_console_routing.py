@@ -200,3 +200,13 @@ async def test_lists_filter_by_city_and_name_and_preview_the_whole_province(h: H
         assert "吴玉兰" in text.split("人员")[-1] and "无权修改" in text.split("人员")[-1]
         text = visible(await (await client.get("/console/routing?region=全省&level=橙色")).text())
         assert "一条橙色预警发往全省" in text and "延边州应急工作群" in text
+
+
+async def test_city_admin_cannot_hand_out_privileged_roles(h: Harness) -> None:
+    async with console_client(h.app) as client:
+        csrf = await log_in(client, h.app, "jl-gly")
+        resp = await client.post("/console/routing/preview", data=[
+            ("csrf_token", csrf), ("kind", "person"), ("id", "jl-bs"), ("unit", "jl-yjj"), ("roles", "reporter"),
+            ("roles", "duty_officer")])
+        assert resp.status == 403 and "只有省级管理员可以任免" in visible(await resp.text())
+        assert h.app.directory.people["jl-bs"].roles == ["reporter"]

@@ -6,6 +6,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 from sqlmodel import col, func, select
 
 from bot.app import create_app
@@ -59,8 +60,11 @@ async def test_the_survivor_takes_over_a_fan_out(settings: Settings, clock: Fake
         a.sim.send = dying  # type: ignore[method-assign]
         with pytest.raises(Died):
             await _deliver_until_death(a)
+        pid = (await la._conn.execute(text("SELECT pg_backend_pid()"))).scalar()  # type: ignore[union-attr]
         await la._conn.invalidate()  # type: ignore[union-attr]  # kill -9: the connection drops, the locks go
         la._conn = None
+        async with b.engine.connect() as conn:  # wait until the server has seen it (no race with the next look)
+            await conn.execute(text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": pid})
 
         await lb.step()  # the survivor's next look (every second)
         assert lb.holds(SCHEDULER) and lb.holds(account_lease("sim", "default"))

@@ -20,7 +20,7 @@ from tests.conftest import both_backends
 from tests.daily_helpers import simple_report
 from tests.harness import Harness
 
-FUZZ = settings(max_examples=40, deadline=None, derandomize=True, database=None,
+FUZZ = settings(max_examples=25, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 BUDGET_S = 5.0  # a message is answered within this, whatever it holds (the parse budget is 2 s)
 NASTY = ["\x00", "\ud800", "\udfff", "\u202e", "\u200f", "\u200b", "\ufeff", "\uffff", "\ufffe", "\x1b", "\r", "\x7f",
@@ -84,7 +84,7 @@ CELL = st.one_of(TEXT, st.integers(-10**20, 10**20), st.floats(allow_nan=True, a
 
 
 @both_backends
-@settings(FUZZ, max_examples=12)
+@settings(FUZZ, max_examples=8)
 @given(rows=st.lists(st.lists(CELL, min_size=1, max_size=8), max_size=30), header=st.booleans(),
        sender=st.sampled_from(["ltq-bs", "stranger"]))
 async def test_hostile_workbooks(h: Harness, tmp_path: Path, rows: list[list[object]], header: bool, sender: str) -> None:

@@ -73,6 +73,9 @@ class OpenIndex:
         await self.refresh(force=True)
 
     async def refresh(self, force: bool = False) -> None:
+        if self._lock.locked() and not force:  # a refresh is on its way: its answer is the one to use
+            async with self._lock:
+                return
         now = time.monotonic()
         if not (force or self.dirty or now - self.refreshed >= REFRESH_S):
             return

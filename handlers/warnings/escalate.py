@@ -129,10 +129,16 @@ async def run_batch(app: Any, ids: list[int], now: datetime) -> int:
         conn = await session.connection()
         rows = (await conn.execute(select(table.c.id, table.c.warning_id, table.c.obligation_id, table.c.action,
                                           table.c.seq, table.c.due_at).where(table.c.id.in_(claimed)))).all()
-        if all(r.obligation_id is not None and r.action in BULK_ACTIONS for r in rows):
-            ran, worst = await run_bulk(app, session, list(rows), now, token)
-        else:
-            ran, worst = await run_steps(app, session, list(claimed), now, token)
+        # re-mentions and private reminders in bulk first, then the rest (warning-level steps, calls, AB
+        # backups) through their actions, which read the obligations fresh
+        bulk = [r for r in rows if r.obligation_id is not None and r.action in BULK_ACTIONS]
+        rest = [r.id for r in rows if r.obligation_id is None or r.action not in BULK_ACTIONS]
+        ran = worst = 0
+        if bulk:
+            ran, worst = await run_bulk(app, session, bulk, now, token)
+        if rest:
+            n, late = await run_steps(app, session, rest, now, token)
+            ran, worst = ran + n, max(worst, late)
     if worst > LATE_LOG_S:
         app.log.warning("escalation_steps_late", steps=ran, late_s=round(worst))
     return ran
@@ -314,7 +320,9 @@ async def rolling(b: Batch, w: Warning, step: EscalationStep) -> None:
                        correlation_id=f"warning:{w.id}")
     w.meta = {**w.meta, "rolling": last}
     session.add(w)
-    if await silent_obligations(session, w.id):
+    anyone_silent = (await session.exec(select(Obligation.id).where(
+        Obligation.warning_id == w.id, col(Obligation.state).in_(SILENT_STORED)).limit(1))).first()
+    if anyone_silent is not None:
         session.add(EscalationStep(warning_id=w.id, action="rolling", seq=step.seq + 1,
                                    due_at=now + timedelta(seconds=app.cfg.warnings.summary_every_s)))
 

@@ -32,6 +32,7 @@ _LABEL = re.compile(
     rf"|(?P<u>受检单位|被检单位|被检查单位|受检企业|被检企业)(?=[\u4e00-\u9fa5A-Za-z0-9])"
     rf"|(?P<c>发现(?:的)?(?:问题)?(?:隐患)?(?:问题)?\s*(?P<n>{NUM})\s*[处项条个])\s*[:：]"
     rf"|(?P<l>{'|'.join(_NAMES)})\s*[:：])"
+    rf"|【\s*(?P<b2>{'|'.join(_NAMES)})\s*】[:：]?"  # bracketed labels need no separator: `…】…【检查人员】…` on one line
 )
 
 
@@ -51,7 +52,7 @@ def find_fields(text: str) -> list[Field]:
     fields: list[Field] = []
     matches = list(_LABEL.finditer(text))
     for i, m in enumerate(matches):
-        name = m.group("b") or m.group("l") or m.group("u")
+        name = m.group("b") or m.group("l") or m.group("u") or m.group("b2")
         kind = _BY_NAME[name] if name else "hazards"
         count = to_int(m.group("n")) if m.group("c") else None
         end = matches[i + 1].start() if i + 1 < len(matches) else len(text)

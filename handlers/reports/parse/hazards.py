@@ -12,7 +12,7 @@ NONE_FOUND = re.compile(
 )
 RECT_START = re.compile(
     r"^[（(]?(?:已|均已|均|全部|责令|限期|当场|现场|立即|要求|下达|督促|正在|其余|企业已|该企业已|对该|约谈|停产|停止|暂扣|罚款|处罚|立案|移交|"
-    r"立行立改|以上|上述|其中|另\s*[\d一二两三四五六七八九十]*\s*[处项条]|"
+    r"立行立改|以上|上述|其中|执法人员|检查组|我局|已对|现场下达|当场下达|另\s*[\d一二两三四五六七八九十]*\s*[处项条]|"
     r"[\d一二两三四五六七八九十]+\s*[处项条](?:隐患|问题)?(?:已|均已|当场|现场|限期|责令|立即|立行立改)|"
     r"第\s*[\d①-⑳一二三四五六七八九十、，,（()）]+\s*[项条处])"
 )
@@ -22,8 +22,10 @@ _STATED = re.compile(rf"\s*(?:[，,]\s*(?:共|共计)|等|共)?\s*(?P<n>{NUM})\s
 _ETC = re.compile(r"等(?:问题|隐患|安全隐患|情况)+\s*[。.]?$")
 _LEAD_COUNT = re.compile(rf"^\s*发现(?:的)?(?:问题)?(?:隐患)?(?:问题)?\s*(?P<n>{NUM})\s*[处项条个](?:问题)?(?:隐患)?\s*[:：,，]"
                          r"\s*(?:(?:分别|具体|主要)(?:是|为|如下)?[:：]?)?\s*")
+_NOTE_LIST = re.compile(r"([（(][^（）()]*(?:整改|当场|现场|限期|责令|立行立改)[^（）()]*[)）])\s*[、，,]")
+_LEAD_FOUND = re.compile(r"^(?:检查中)?发现(?:的)?(?:问题|隐患)*[:：]?\s*(?:该企业|该单位|企业)?(?=[^\s，,。；;：:])")
 _MARK = re.compile(rf"^\s*{MARKER}\s*")
-_BREAK = re.compile(rf"(?:(?<=^)|(?<=[；;。\n\s]))\s*(?={MARKER})|(?<=[^\s；;。])(?=[①-⑳])|[；;\n]|。(?=\s*\S)|(?<![\d.])\.(?=\s*[^\d\s])")
+_BREAK = re.compile(rf"(?:(?<=^)|(?<=[；;。\n\s]))\s*(?={MARKER})|(?<=[）)])(?=\d{{1,2}}[、.．])|(?<=[^\s；;。])(?=[①-⑳])|[；;\n]|。(?=\s*\S)|(?<![\d.])\.(?=\s*[^\d\s])")
 
 
 def split_hazards(text: str, count: int | None = None) -> tuple[list[str], str | None, list[str | None]]:
@@ -42,6 +44,8 @@ def split_hazards(text: str, count: int | None = None) -> tuple[list[str], str |
     if stated and stated.start() > 0:  # `有限空间未设置警示标识、筒仓作业未审批2处问题`
         count = count or to_int(stated.group("n"))
         text = text[: stated.start()] + text[stated.end():]
+    text = _LEAD_FOUND.sub("", text)
+    text = _NOTE_LIST.sub(r"\1；", text)  # `A（当场整改）、B（限期10日）`: a note ends its hazard
     pieces = _pieces(text)
     hazards: list[str] = []
     per: list[str | None] = []
@@ -67,7 +71,15 @@ def split_hazards(text: str, count: int | None = None) -> tuple[list[str], str |
         if clause and rest is not None:
             body = clause
             rect_parts.append(rest)
-        body = _ETC.sub("", body.strip(" 。.；;，,")).strip()
+        body = body.strip(" 。.；;，,")
+        etc = _ETC.search(body)
+        if etc:  # `A、B等问题`: the list before 等 is the hazards
+            body = body[: etc.start()].strip()
+            parts = [x.strip() for x in body.split("、")]
+            if len(parts) > 1 and all(len(x) >= 5 for x in parts):
+                hazards.extend(parts[:-1])
+                per.extend([None] * (len(parts) - 1))
+                body = parts[-1]
         if body:
             hazards.append(body)
             per.append(f"{marker.group().strip() if marker else ''}{own}" if own else None)

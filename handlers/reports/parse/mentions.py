@@ -21,7 +21,7 @@ _AFTER = rf"(?=\s*{_PLACE}\s*(?:等)?\s*(?:{NUM}\s*[家处个户])?\s*(?:企业|
 MENTION = re.compile(rf"{_VERB}\s*(?P<list>{_NAME}(?:\s*{_SEP}\s*{_NAME})*){_AFTER}")
 _NOT_ENTERPRISE = re.compile(r"\d+\s*家|[一二三四五六七八九十两]家|辖区|全市|全县|全区|各|重点|相关|部分|上述|以上|所属|有关|企业$|单位$")
 # who inspected: the words right before the verb
-_CUT = re.compile(r"参加|参与|随|线上|线下|通过|采取|采用|先后|分别|一同|共同|联合|一行|会同|陪同|[两二三四五六七八九十\d]+\s*(?:名|人|位)|同志|等人|在|于\d")
+_CUT = re.compile(r"组成|参加|参与|随|线上|线下|通过|采取|采用|先后|分别|一同|共同|联合|一行|会同|陪同|[两二三四五六七八九十\d]+\s*(?:名|人|位)|同志|等人|在|于\d")
 _GROUP_PAREN = re.compile(r"(?:检查组|人员|干部|同志)[（(]([^（）()]{2,40})[)）]")
 
 
@@ -50,7 +50,7 @@ def _split_list(listed: str) -> list[str]:
         m = re.match(rf"\s*({_NAME})(?:\s*{_SEP}\s*|\s*$)", rest)
         if not m:
             break
-        names.append(m.group(1).strip())
+        names.append(re.sub(r"^(?:检查了?|抽查了?|巡查了?|督查了?|对|到)", "", m.group(1).strip()))
         rest = rest[m.end():]
     return names
 
@@ -60,8 +60,12 @@ def is_enterprise(name: str) -> bool:
     return len(core) >= 4 and not _NOT_ENTERPRISE.search(core)
 
 
+_LOOKBACK = 200  # a sentence's subject is near its verb; looking further back would make long reports quadratic
+
+
 def _who(text: str, verb: int) -> str:
-    start = max(text.rfind(c, 0, verb) for c in "。；;\n：:，,")
+    floor = max(0, verb - _LOOKBACK)
+    start = max(floor - 1, *(text.rfind(c, floor, verb) for c in "。；;\n：:，,"))
     return text[start + 1: verb]
 
 

@@ -105,6 +105,7 @@ class Parser:
             if len(records) > 1 and shared:  # `检查了A和B两家企业，未发现问题隐患`: the sentence naming them all is the summary
                 anchors = short_anchors(body, [r.enterprise for r in records])
                 summary = body[: anchors[0][1]] if anchors else body
+                summary = summary.split("其中", 1)[0]  # `其中A存在…1处隐患` is one enterprise's count
         if summary is not None:
             report.totals = find_totals(summary)
         elif records or groups or items:
@@ -116,6 +117,7 @@ class Parser:
             report.totals["enterprises"] = to_int(stated.group(1)) if stated else None
         self._apply_shared(report, records, header, loose)
         report.records = [r for r in records if r.enterprise]
+        _split_by_total(report)
         self._unit_from_records(report)
         result = ParseResult("report", report, self._problems(report, len(records) - len(report.records)))
         result.review = _unsure(body, fields, report, len(records) - len(report.records))
@@ -221,6 +223,22 @@ class Parser:
 _ONE_STATED = re.compile(rf"(?<![\d其])({NUM})\s*家\s*(?:企业|单位|生产经营单位)")
 _NAMED = re.compile(r"[\u4e00-\u9fa5A-Za-z0-9]{2,30}?(?:有限公司|公司|厂|加油站|加气站|煤矿|采石场|矿|零售点|批发部|油库|储备库)")
 _HAZARD_TEXT = re.compile(rf"(?<![未没])发现(?!(?:的)?(?:各类|一般|安全)?(?:问题|隐患)+\s*(?:{NUM}|[，。,；;：:]|$))[^，。；;\n]{{4,}}")
+
+
+def _split_by_total(report: Report) -> None:
+    """`发现隐患2处` for the report and one record listing `A、B`: the stated total says the 、 separates two."""
+    total = report.totals.get("hazards")
+    listed = sum(len(r.hazards) for r in report.records)
+    if not total or listed >= total:
+        return
+    joined = [(r, i) for r in report.records for i, h in enumerate(r.hazards) if "、" in h]
+    if len(joined) == 1:
+        rec, i = joined[0]
+        parts = [x.strip() for x in rec.hazards[i].split("、") if x.strip()]
+        if listed - 1 + len(parts) == total:
+            rec.hazards[i:i + 1] = parts
+            if rec.hazard_rectifications:
+                rec.hazard_rectifications[i:i + 1] = [rec.hazard_rectifications[i]] + [None] * (len(parts) - 1)
 
 
 def _footer(body: str, last: list[Field], field: Field) -> bool:

@@ -13,7 +13,7 @@ ITEM = re.compile(rf"(?m)^[ \t]*(?P<m>{MARKER})[ \t]*")
 _INLINE_ITEM = re.compile(rf"(?<=[：:])[ \t]*(?P<m>{MARKER})[ \t]*")  # `XX局6月15日：1.XX公司，…` on one line
 ENTERPRISE_END = re.compile(
     r"(?:有限责任公司|股份有限公司|有限公司|分公司|公司|集团|厂|加油站|加气站|站|煤矿|矿|采石场|场|学校|小学|中学|幼儿园|医院|卫生院|"
-    r"养老院|敬老院|福利院|项目部|项目|合作社|商店|超市|商场|酒店|宾馆|仓库|库|中心|景区|工地|店|行|社)$"
+    r"养老院|敬老院|福利院|项目部|项目|合作社|商店|超市|商场|酒店|宾馆|仓库|库|中心|景区|工地|店|行|社|零售点|批发部|经营部|门市部)$"
 )
 _TAG = re.compile(r"[（(]([^（）()]{1,20})[）)]\s*$")
 _DOMAIN_TAG = re.compile(r"涉氨|粉尘|有限空间|危化|化工|加油|煤|非煤|矿|烟花|工贸|冶金|有色|建材|使用|经营|生产|储存|重点|一般|规上|规下")
@@ -140,7 +140,7 @@ def _unnumbered_heads(body: str) -> list[tuple[int, int]]:
 
 
 def _lead_name(item: str) -> str | None:
-    m = re.match(r"\s*([^：:，,。；;\n—]{2,60}?)(?:\s*[（(][^）)]{1,20}[)）])?\s*(?=[：:，,。；;\n—]|$)", item)
+    m = re.match(r"\s*([^：:，,。；;\n—\t]{2,60}?)(?:\s*[（(][^）)]{1,20}[)）])?\s*(?=[：:，,。；;\n—\t]| {2,}|$)", item)
     if not m:
         return None
     name = m.group(1).strip()
@@ -159,6 +159,9 @@ def record_from_item(item: str) -> Record:
     free_end = fields[0].start if fields else len(rest)
     free = rest[:free_end].strip(" ，,")
     free, names = _unlabelled_inspectors(free)
+    cols = re.split(r"\t| {2,}", free.strip())
+    if not names and len(cols) >= 2 and _all_names(cols[-1]):  # `1.XX加油站  无隐患  金成、李虎`
+        free, names = "  ".join(cols[:-1]), split_names(cols[-1])
     rec = record_from_fields(fields) if fields else Record(enterprise="")
     rec.inspectors = rec.inspectors or names
     rec.enterprise = enterprise
@@ -174,7 +177,12 @@ def record_from_item(item: str) -> Record:
     return rec
 
 
-_BARE_INSPECTORS = re.compile(r"[，,。；;\s]*(?:检查人员|执法人员|检查组成员|驻矿人员)[:：]?\s*(?P<n>[^，,。；;\n]{2,40})[。；;]?\s*$")
+_BARE_INSPECTORS = re.compile(r"(?:^|[，,。；;\s])\s*(?:检查人员|执法人员|检查组成员|驻矿人员)[:：]?\s*(?P<n>[^，,。；;\n]{2,40})(?:[，,。；;]|\s*$)")
+
+
+def _all_names(text: str) -> bool:
+    tokens = [t for t in re.split(r"[、,，\s]+", text.strip()) if t]
+    return bool(tokens) and len(split_names(text)) == len(tokens)
 
 
 def _unlabelled_inspectors(free: str) -> tuple[str, list[str]]:
@@ -183,7 +191,7 @@ def _unlabelled_inspectors(free: str) -> tuple[str, list[str]]:
     if not m:
         return free, []
     names = split_names(m.group("n"))
-    return (free[: m.start()], names) if names else (free, [])
+    return ((free[: m.start()] + "，" + free[m.end():]).strip(" ，,"), names) if names else (free, [])
 
 
 def narrative_records(body: str, unit: str | None) -> tuple[list[Record], bool]:
@@ -207,7 +215,8 @@ def narrative_records(body: str, unit: str | None) -> tuple[list[Record], bool]:
             who = who.split(unit, 1)[1]
         inspectors = split_names(who)
         if not inspectors:  # `执法人员马东、刘伟参加，对…`: named earlier in the sentence or just after
-            sentence = body[max(body.rfind("。", 0, m.start), body.rfind("\n", 0, m.start)) + 1: end]
+            floor = max(0, m.start - 200)
+            sentence = body[max(floor - 1, body.rfind("。", floor, m.start), body.rfind("\n", floor, m.start)) + 1: end]
             inspectors = split_names(role_names(sentence))
         group = []
         for name in names:
@@ -226,7 +235,18 @@ def narrative_records(body: str, unit: str | None) -> tuple[list[Record], bool]:
 def _shared_details(group: list[Record], after: str) -> None:
     """Several enterprises in one sentence: each `短名：…` that follows details one of them."""
     anchors = short_anchors(after, [r.enterprise for r in group])
-    if not anchors:  # `…2家企业，未发现问题隐患` or hazards not said per enterprise: none recorded per record
+    if not anchors:  # `…2家企业，未发现问题隐患`, or a finding that names its enterprise: `发现A公司DCS室脱岗1处问题`
+        for rec in group:
+            name, at = _named_in(after, rec.enterprise)
+            if at < 0:
+                continue
+            rest = after[at + len(name):]
+            clause = re.split(r"[，,。；;]", rest, maxsplit=1)[0]
+            if "发现" in after[max(0, at - 4):at]:  # `发现A公司DCS室人员脱岗1处问题`
+                stop = after.find("。", at)
+                _narrative_hazards(rec, "发现" + after[at + len(name): stop if stop >= 0 else len(after)])
+            elif re.match(r"存在", clause):  # `其中林海木材加工厂存在除尘设施未正常运行1处隐患`
+                _narrative_hazards(rec, "发现" + clause[2:])
         return
     for j, (idx, _, detail_start) in enumerate(anchors):
         detail_end = anchors[j + 1][1] if j + 1 < len(anchors) else len(after)
@@ -234,6 +254,16 @@ def _shared_details(group: list[Record], after: str) -> None:
         if rec.hazards:
             continue
         _narrative_hazards(rec, after[detail_start:detail_end], detail=True)
+
+
+def _named_in(text: str, enterprise: str) -> tuple[str, int]:
+    """Where the text names an enterprise, in full or without its place prefix (`林海木材加工厂`)."""
+    at = text.find(enterprise)
+    if at >= 0:
+        return enterprise, at
+    short = re.sub(r"^.*?(?:市|县|区|州)(?=.{4,})", "", enterprise, count=1)
+    short = re.sub(r"^.*?(?:市|县|区|镇|乡)(?=.{4,})", "", short, count=1)
+    return short, (text.find(short) if short != enterprise else -1)
 
 
 def _labelled_inspectors(records: list[Record], body: str) -> None:
@@ -284,7 +314,8 @@ def _narrative_body(rec: Record, after: str) -> None:
     if m and len(m.group("h")) > 3:
         from handlers.reports.parse.numbers import to_int
 
-        h = re.sub(r"^(?:该企业|该单位|该公司|该矿|该站|企业)?(?:存在|有)", "", m.group("h"))
+        h = re.sub(r"^(?:(?:该企业|该单位|该公司|该矿|该站|企业)(?:存在|有)|存在)", "", m.group("h"))
+        h = re.sub(r"[，,]?\s*(?:共|共计)$", "", h)  # `发现A，B，共2处隐患`
         hazards, _, per = split_hazards(h, to_int(m.group("n")))
         rec.hazards, rec.hazard_rectifications = hazards, per
         rest = after[m.end():].lstrip("，,")
@@ -301,7 +332,7 @@ def _narrative_body(rec: Record, after: str) -> None:
         rest = after[m.end():].strip(" 。，,")
         rec.rectification = tidy(rest, keep_stop=False) if rest and RECT_START.match(rest) else None
         return
-    m = re.search(r"(?<![未没])发现(?P<h>[^。\n]+)", after)
+    m = re.search(r"(?<![未没])(?<!前期)(?<!此前)(?<!上次)(?<!之前)发现(?!的)(?P<h>[^。\n]+)", after)
     if m and not NONE_FOUND.match(m.group("h")):
         rec.hazards, rec.rectification, rec.hazard_rectifications = split_hazards(m.group("h"))
         rest = after[m.end():].strip(" 。，,")
