@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.clock import Clock, SystemClock
 from bot.config import Config, load_config
+from bot.delivery import notify_failed
 from bot.directory import Directory
 from bot.dispatch import Dispatcher, Router
 from bot.dispatch.intake import store_many
@@ -268,6 +269,7 @@ def create_app(
     for kind in ("voice", "sms"):
         app.transports.setdefault((kind, "default"), CallTransport(kind, provider))
     app.outbox_sender = OutboxSender(app.sessions, app.transports, limiter, clock, cfg.outbox)
+    app.outbox_sender.notify = lambda kind, info: notify_failed(app, kind, info)
     app.scheduler = Scheduler(app, clock)
     app.data["outbox_sender"] = app.outbox_sender
     app.data["transport_names"] = sorted({name for name, _ in app.transports})
@@ -286,11 +288,19 @@ def call_provider(cfg: Config) -> Any:
 
 
 async def transport_state(app: App, event: str, info: dict[str, Any]) -> None:
-    """A gateway came back after a drop: tell the admins once, in a short line."""
-    if event != "reconnected":
-        return
+    """A gateway came back after a drop: tell the admins once, in a short line. A file could not be
+    taken in: tell its sender in one line."""
     from bot.outbox import Outbox
     from models.db import transaction
+
+    if event == "file_problem":
+        async with transaction(app.sessions) as session:
+            Outbox(session, app.data).reply(info["event"], info["text"])
+        if app.outbox_sender is not None:
+            app.outbox_sender.wake()
+        return
+    if event != "reconnected":
+        return
 
     text = (f"微信网关（账号 {info.get('account')}）连接中断约{int(info.get('down_s', 0))}秒，已自动恢复；"
             "中断期间未发出的消息正在补发。")

@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime
 
-from sqlmodel import col, func, select, update
+from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import OutboxConfig
+from bot.delivery import retry_failed
 from models.core import OutboxEntry
+
+__all__ = ["AccountBacklog", "backlog", "failed_sends", "retry_failed"]
 
 
 @dataclass
@@ -53,13 +55,7 @@ async def backlog(session: AsyncSession, cfg: OutboxConfig) -> list[AccountBackl
     return sorted(out.values(), key=lambda b: (b.transport, b.account))
 
 
-# Until issue 9's outbox functions land: failed sends and their retry.
 async def failed_sends(session: AsyncSession, limit: int = 100) -> list[OutboxEntry]:
+    """The newest failed rows (only a platform's permanent rejection, or repeated unexplained errors, fail one)."""
     return list((await session.exec(select(OutboxEntry).where(OutboxEntry.status == "failed")
                                     .order_by(col(OutboxEntry.id).desc()).limit(limit))).all())
-
-
-async def retry_failed(session: AsyncSession, entry_id: int, now: datetime) -> bool:
-    result = await session.exec(update(OutboxEntry).where(col(OutboxEntry.id) == entry_id, OutboxEntry.status == "failed")
-                                .values(status="pending", attempts=0, next_attempt_at=now, last_error=None))
-    return result.rowcount == 1

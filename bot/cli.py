@@ -1,4 +1,5 @@
-"""`python -m bot run | check-config [PATH] | parse --at T --json FILE | migrate | login-link PERSON_ID`."""
+"""`python -m bot run | check-config [PATH] | parse --at T --json FILE | migrate | login-link PERSON_ID |
+bind PERSON_ID --wechaty ID`."""
 from __future__ import annotations
 
 import argparse
@@ -37,6 +38,12 @@ def main(argv: list[str] | None = None) -> int:
     link = sub.add_parser("login-link", help="为某人生成一次性控制台登录链接和登录码（5分钟内有效）")
     link.add_argument("person_id")
     link.add_argument("--config", type=Path)
+    bind = sub.add_parser("bind", help="在服务器上把人员绑定到聊天账号（如第一位管理员；记入审计）")
+    bind.add_argument("person_id", help="配置中的人员编号")
+    bind_to = bind.add_mutually_exclusive_group(required=True)
+    bind_to.add_argument("--wechaty", help="微信号ID（在私聊中发“我是谁”可见）")
+    bind_to.add_argument("--sim", help="模拟器中的ID")
+    bind.add_argument("--config", type=Path)
     args = parser.parse_args(argv)
     if args.cmd == "check-config":
         from bot.commands import check_config
@@ -62,6 +69,11 @@ def main(argv: list[str] | None = None) -> int:
         from bot.commands import migrate_only
 
         return asyncio.run(migrate_only(settings))
+    if args.cmd == "bind":
+        from bot.commands import bind_person
+
+        transport = "wechaty" if args.wechaty else "sim"
+        return asyncio.run(bind_person(settings, args.person_id, transport, args.wechaty or args.sim))
     if args.cmd == "login-link":
         from bot.commands import login_link
 

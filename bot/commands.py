@@ -81,7 +81,47 @@ def unbound_warnings(cfg: Config) -> list[str]:
     unbound = [p.name for p in cfg.people if "wechaty" not in p.ids]
     if unbound:
         out.append(f"提示: {len(unbound)} 人尚未绑定微信号：{'、'.join(unbound[:10])}{'…' if len(unbound) > 10 else ''}")
-    return out
+    return out + reach_warnings(cfg)
+
+
+def reach_warnings(cfg: Config) -> list[str]:
+    """With `gateways`, people whose private account has no gateway: they are reached through an account
+    that has them as a contact (known once it logs in), else through the first one; name them."""
+    accounts = {g.account for g in cfg.gateways}
+    if not accounts:
+        return []
+    stray = [p for p in cfg.people if p.account not in accounts and p.ids.get("wechaty")]
+    if not stray:
+        return []
+    names = "、".join(p.name for p in stray[:10]) + ("…" if len(stray) > 10 else "")
+    return [f"提示: {len(stray)} 人的私信账号不在 gateways 中（{names}）：将由有其为好友的账号私信，"
+            f"没有则由 {sorted(accounts)[0]} 发送；运行后 /healthz 的 unreachable 列出无账号可达的人"]
+
+
+async def bind_person(settings: Settings, person_id: str, transport: str, tid: str) -> int:
+    """`python -m bot bind PERSON_ID --wechaty ID`: the first admin's id from the server, audited."""
+    from bot import routing
+    from bot.app import create_app
+    from models.db import transaction
+
+    app = create_app(settings)
+    try:
+        await app.prepare()
+        person = app.directory.people.get(person_id)
+        if person is None:
+            close = [p.id for p in app.directory.people.values() if person_id in (p.id, p.name)]
+            print(f"配置中没有编号为 {person_id} 的人员{'（编号为 ' + '、'.join(close) + '）' if close else ''}。",
+                  file=sys.stderr)
+            return 1
+        edits = routing.plan(app.directory, "person", person.id, {"ids": {**person.ids, transport: tid}})
+        if edits:
+            async with transaction(app.sessions) as session:
+                await routing.commit(session, app.directory, edits, "命令行", app.clock.now(),
+                                     f"在服务器上绑定{app.directory.display(person)}的{transport}号")
+        print(f"已绑定：{app.directory.display(person)} = {transport} {tid}（运行中的机器人重启后生效）")
+        return 0
+    finally:
+        await app.stop()
 
 
 def parse_command(at: str, file: str, config: Path | None) -> int:

@@ -71,8 +71,13 @@ class OutboxConfig(Strict):
     rate_per_minute: float = 20
     burst: int = 20
     max_chars: int = 1500
-    max_attempts: int = 6
+    max_attempts: int = 6  # for unexplained errors while connected; a disconnected account never spends one
     accounts: dict[str, float] = Field(default_factory=dict)  # per-account rate override
+    reply_max_age_min: float = 30  # an ordinary reply not sent by then is dropped, with a record and a notice
+
+
+class HealthConfig(Strict):
+    max_down_s: float = 60  # /healthz answers 503 once a transport has been down (or logged out) this long
 
 
 class Round(Strict):
@@ -134,6 +139,8 @@ class Gateway(Strict):
     token: str | None = None
     token_env: str | None = None  # read the token from this environment variable instead
     tls: bool = False
+    ca_file: str | None = None  # PEM file to trust; default the Wechaty community root CA, as the Node client
+    server_name: str | None = None  # TLS server name (SNI); default the token's prefix before its last "_"
     groups: list[str] = Field(default_factory=list)  # the groups this account serves
 
 
@@ -147,6 +154,7 @@ class Config(Strict):
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     warnings: WarningsConfig = Field(default_factory=WarningsConfig)
     gateways: list[Gateway] = Field(default_factory=list)
+    health: HealthConfig = Field(default_factory=HealthConfig)
 
 
 class ConfigError(Exception):

@@ -31,6 +31,12 @@ class MemoryLimiter:
             return 0.0
         return (1 - b.tokens) / rate
 
+    async def refund(self, key: str) -> None:
+        """Give back a token taken for a send that never reached the platform."""
+        b = self._buckets.get(key)
+        if b is not None:
+            b.tokens = min(self.burst, b.tokens + 1)
+
 
 _LUA = """
 local key = KEYS[1]
@@ -71,3 +77,11 @@ class RedisLimiter(MemoryLimiter):
         if self.state is not None:
             self.state.ok()
         return float(wait)
+
+    async def refund(self, key: str) -> None:
+        if self.state is not None and not self.state.usable():
+            return await super().refund(key)
+        try:
+            await self.redis.hincrbyfloat(f"ratelimit:{key}", "tokens", 1)
+        except Exception:
+            await super().refund(key)

@@ -157,13 +157,10 @@ async def sim_events(request: web.Request) -> web.StreamResponse:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    bot = request.app[APP]
-    states = [t.status() for t in bot.transports.values()]
-    ok = all(s.get("state") in ("running", "connected", "logged_in") for s in states)
-    body: dict[str, Any] = {"ok": ok, "transports": states}
-    if bot.redis_state is not None:  # degraded still serves (in-process fallbacks), so it does not fail the check
-        body["redis"] = bot.redis_state.status()
-    return web.json_response(body, status=200 if ok else 503,
+    from bot.health import health
+
+    body = await health(request.app[APP])
+    return web.json_response(body, status=200 if body["ok"] else 503,
                              dumps=lambda o: json.dumps(o, ensure_ascii=False, default=str))
 
 
