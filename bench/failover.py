@@ -53,7 +53,7 @@ async def main() -> None:
         settings = scratch_settings(tmp, db_url, config_path=config)
         app = create_app(settings, clock=SystemClock())
         await app.prepare()  # migrations once, before the two processes start
-        accounts = sorted({f"acct{i}" for i in range(ACCOUNTS)})
+        accounts = sorted({f"acct{i}" for i in range(ACCOUNTS)} | {"default"})  # the duty officer's is default
         env = {**os.environ, "DATABASE_URL": db_url, "REDIS_URL": redis_url, "BOT_CONFIG": str(config),
                "BOT_VAR_DIR": str(Path(tmp) / "var"), "ACCOUNTS": ",".join(accounts)}
         redis = Redis.from_url(redis_url)
