@@ -1,4 +1,6 @@
 FROM python:3.11-slim
+# Listens on all interfaces for the container's port mapping; the /sim simulator stays off (it is only served
+# with BOT_SIM=1 or `run --demo`, and then on 127.0.0.1). Set BOT_ALLOWED_HOSTS to the name clients use.
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 BOT_HOST=0.0.0.0
 WORKDIR /app
 COPY requirements.lock pyproject.toml ./

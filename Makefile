@@ -15,7 +15,7 @@ deps: $(STAMP)
 
 run: $(STAMP)
 	@mkdir -p var
-	$(BIN)/python -m bot run
+	$(BIN)/python -m bot run --demo
 
 test: $(STAMP)
 	@bash scripts/test-services.sh

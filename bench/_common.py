@@ -4,6 +4,7 @@ from __future__ import annotations
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,10 +23,37 @@ def quiet() -> None:
     setup_logging(level=logging.WARNING)
 
 
-def scratch_settings(tmp: str, **kw: object) -> Settings:
+def scratch_settings(tmp: str, db_url: str | None = None, **kw: object) -> Settings:
+    """Settings on a scratch SQLite file, or on `db_url` (a throwaway PostgreSQL)."""
     values: dict[str, object] = {"config_path": ROOT / "config" / "demo.yaml", **kw}
-    return Settings(database_url=f"sqlite+aiosqlite:///{tmp}/bench.db", var_dir=Path(tmp) / "var", scheduler=False,
-                    **values)
+    return Settings(database_url=db_url or f"sqlite+aiosqlite:///{tmp}/bench.db", var_dir=Path(tmp) / "var",
+                    scheduler=False, **values)
+
+
+def backends(argv: list[str] | None = None) -> list[str]:
+    """`--db sqlite|postgres` runs one; no argument runs both, SQLite first."""
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--db", choices=["sqlite", "postgres"])
+    args, _ = parser.parse_known_args(argv)
+    return [args.db] if args.db else ["sqlite", "postgres"]
+
+
+async def on_each_backend(measure: Callable[[str | None], Awaitable[dict[str, float]]]) -> None:
+    """Run `measure(db_url)` on SQLite (None: its own scratch file) and on a throwaway PostgreSQL started the
+    way the tests start it; print one RESULT line with both, the PostgreSQL figures prefixed `pg_`."""
+    from tests.services import postgres
+
+    out: dict[str, float] = {}
+    for db in backends():
+        print(f"== {db}", flush=True)
+        if db == "sqlite":
+            out.update(await measure(None))
+            continue
+        with postgres() as url:
+            out.update({f"pg_{k}": v for k, v in (await measure(url)).items()})
+    print("RESULT " + figures(**out))
 
 
 def fake_clock() -> FakeClock:
@@ -66,3 +94,25 @@ async def bare_inserts(app: Any, events: list[Any]) -> float:
                              text=e.text, received_at=e.received_at))
             await s.commit()
     return time.perf_counter() - t0
+
+
+def each_backend_in_a_child(script: str) -> bool:
+    """For figures of the whole process (peak RSS): with no `--db`, run `script --db X` once per backend in a
+    child process and print the combined RESULT line; True when it did (the caller then stops)."""
+    import subprocess
+
+    if "--db" in sys.argv:
+        return False
+    out: dict[str, str] = {}
+    for db in backends():
+        print(f"== {db}", flush=True)
+        proc = subprocess.run([sys.executable, script, "--db", db], capture_output=True, text=True, check=False)
+        lines = proc.stdout.strip().splitlines()
+        print("\n".join(lines[:-1]) or proc.stderr[-3000:], flush=True)
+        if proc.returncode != 0 or not lines or not lines[-1].startswith("RESULT "):
+            raise SystemExit(f"{script} --db {db} failed: {proc.stderr[-3000:]}")
+        for pair in lines[-1].removeprefix("RESULT ").split():
+            k, v = pair.split("=", 1)
+            out[k if db == "sqlite" else f"pg_{k}"] = v
+    print("RESULT " + " ".join(f"{k}={v}" for k, v in out.items()))
+    return True

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,12 +12,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.clock import Clock, SystemClock
 from bot.config import Config, load_config
+from bot.delivery import notify_failed
 from bot.directory import Directory
 from bot.dispatch import Dispatcher, Router
+from bot.dispatch.intake import store_many
 from bot.dispatch.middleware import DEFAULT_CHAIN, ChatLocks, MemoryDedup, RedisDedup
 from bot.events import InboundMessage
 from bot.outbox import OutboxSender
 from bot.ratelimit import MemoryLimiter, RedisLimiter
+from bot.redis_state import RedisState
 from bot.regions import RegionTree
 from bot.scheduler import Scheduler
 from bot.settings import Settings
@@ -27,6 +31,11 @@ from bot.workdays import WorkCalendar
 from models.db import make_engine, migrate, session_factory
 
 TransportFactory = Callable[["App"], Any]
+WORKERS = 32  # messages handled side by side; each chat still goes in order (chat lock)
+HEAVY_WORKERS = 4  # attachments and long texts: their own lane, so a burst of 收到 never waits behind them
+HEAVY_CHARS = 2_000
+RECOVER_EVERY_S = 60.0
+RECOVER_BATCH = 5000
 
 
 @dataclass
@@ -47,7 +56,12 @@ class App:
     data: dict[str, Any] = field(default_factory=dict)
     tasks: set[asyncio.Task] = field(default_factory=set)
     log: Any = None
-    _sem: asyncio.Semaphore | None = None
+    redis_state: Any = None
+    parse_pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(2, thread_name_prefix="parse"))
+    leases: Any = None
+    _work: asyncio.Queue | None = None
+    _heavy: asyncio.Queue | None = None
+    _inflight: set[int] = field(default_factory=set)
 
     @property
     def sim(self) -> SimulatorTransport:
@@ -83,27 +97,110 @@ class App:
         for t in self.transports.values():
             await t.start()
         if not background:
+            await self.recover()
             return
-        self._sem = asyncio.Semaphore(64)
+        self._work, self._heavy = asyncio.Queue(), asyncio.Queue()
+        for i in range(WORKERS):
+            self.spawn(self._worker(self._work), f"worker:{i}")
+        for i in range(HEAVY_WORKERS):
+            self.spawn(self._worker(self._heavy), f"heavy:{i}")
+        await self.recover()
         for key, t in self.transports.items():
             self.spawn(self._consume(t), f"consume:{key[0]}:{key[1]}")
         assert self.outbox_sender is not None
         self.spawn(self.outbox_sender.run(), "outbox")
-        if self.settings.scheduler and self.scheduler is not None:
-            self.scheduler.start()
+        self.spawn(self._recover_every(RECOVER_EVERY_S), "recover")
+        # sending per account and the scheduler: all here on SQLite; on PostgreSQL, what this process holds
+        from bot.leases import install_leases
+
+        self.leases = install_leases(self)
+        await self.leases.start()
+        if self.leases.shared:
+            self.spawn(self.leases.run(), "leases")
 
     async def _consume(self, transport: Any) -> None:
-        assert self._sem is not None
+        """Read the transport's events; store each burst in one commit, acknowledge, then hand it to the workers."""
+        inbox: asyncio.Queue[InboundMessage] = asyncio.Queue()
+        self.spawn(self._intake(transport, inbox), f"intake:{transport.name}:{transport.account}")
         async for event in transport.events():
-            await self._sem.acquire()
-            self.spawn(self._handle(event), f"handle:{event.message_id}")
+            inbox.put_nowait(event)
 
-    async def _handle(self, event: InboundMessage) -> None:
-        try:
-            await self.feed(event)
-        finally:
-            assert self._sem is not None
-            self._sem.release()
+    async def _intake(self, transport: Any, inbox: asyncio.Queue[InboundMessage]) -> None:
+        acked = getattr(transport, "accepted", None)
+        while True:
+            batch = [await inbox.get()]
+            while not inbox.empty() and len(batch) < 500:
+                batch.append(inbox.get_nowait())
+            try:
+                stored = await store_many(self.data, batch)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the database is down: the transport must not acknowledge
+                self.log.error("intake_failed", error=repr(exc)[:300], messages=len(batch))
+                for event in batch:
+                    if acked:
+                        acked(event, exc)
+                continue
+            for (event, raw_id), original in zip(stored, batch, strict=True):
+                if acked:
+                    acked(original, None)
+                if raw_id is not None:
+                    self._queue_work(event, raw_id)
+
+    def _queue_work(self, event: InboundMessage, raw_id: int) -> None:
+        assert self._work is not None and self._heavy is not None
+        heavy = bool(event.attachments) or len(event.text) > HEAVY_CHARS
+        self._inflight.add(raw_id)
+        (self._heavy if heavy else self._work).put_nowait((event, raw_id))
+
+    async def _worker(self, queue: asyncio.Queue) -> None:
+        while True:
+            event, raw_id = await queue.get()
+            try:
+                await self.dispatcher.feed(event, raw_id=raw_id)  # type: ignore[union-attr]
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                self.log.exception("feed_failed", raw_id=raw_id)
+            finally:
+                self._inflight.discard(raw_id)
+
+    async def recover(self, older_than_s: float = 0.0) -> int:
+        """Handle again every raw message still `pending`: accepted, but its outcome never committed (a crash).
+        Handling is idempotent: the outcome commits together with the handler's effects."""
+        from datetime import timedelta
+
+        from sqlmodel import col, select
+
+        from bot.dispatch.intake import event_of
+        from models.core import RawMessage
+
+        cutoff = self.clock.now() - timedelta(seconds=older_than_s)
+        async with self.sessions() as session:
+            rows = (await session.exec(
+                select(RawMessage).where(col(RawMessage.outcome) == "pending", col(RawMessage.received_at) <= cutoff)
+                .order_by(col(RawMessage.id)).limit(RECOVER_BATCH)
+            )).all()
+        rows = [r for r in rows if r.id not in self._inflight]
+        if rows:
+            self.log.warning("recovering_pending", messages=len(rows))
+        for row in rows:
+            assert row.id is not None
+            if self._work is not None:
+                self._queue_work(event_of(row), row.id)
+            else:
+                await self.dispatcher.feed(event_of(row), raw_id=row.id)  # type: ignore[union-attr]
+        return len(rows)
+
+    async def _recover_every(self, seconds: float) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await self.recover(older_than_s=seconds)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                self.log.exception("recover_failed")
 
     async def stop(self) -> None:
         if self.scheduler is not None:
@@ -113,6 +210,7 @@ class App:
         await asyncio.gather(*self.tasks, return_exceptions=True)
         for t in self.transports.values():
             await t.stop()
+        self.parse_pool.shutdown(wait=False, cancel_futures=True)
         if self.redis is not None:
             await self.redis.aclose()
         await self.engine.dispose()
@@ -136,10 +234,13 @@ def create_app(
     if settings.redis_url:
         from redis.asyncio import Redis
 
-        redis = Redis.from_url(settings.redis_url)
+        # short timeouts: a Redis that is down must cost a moment, not a hang (then the fallbacks take over)
+        redis = Redis.from_url(settings.redis_url, socket_connect_timeout=1, socket_timeout=1)
         app.redis = redis
+        app.redis_state = RedisState()
     limiter_cls_args = (cfg.outbox.rate_per_minute, cfg.outbox.burst, cfg.outbox.accounts)
-    limiter = RedisLimiter(redis, *limiter_cls_args) if redis else MemoryLimiter(*limiter_cls_args)
+    limiter = (RedisLimiter(redis, *limiter_cls_args, state=app.redis_state) if redis
+               else MemoryLimiter(*limiter_cls_args))
     provider = call_provider(cfg)
     app.data = {
         "app": app,
@@ -150,10 +251,12 @@ def create_app(
         "directory": directory,
         "templates": templates,
         "sessions": app.sessions,
-        "dedup": RedisDedup(redis) if redis else MemoryDedup(),
+        "dedup": RedisDedup(redis, app.redis_state) if redis else MemoryDedup(),
         "chat_locks": ChatLocks(),
         "log": app.log,
         "startup": [],
+        "prepare": [],
+        "fast_lanes": [],
         "calendar": WorkCalendar(cfg.schedule.extra_workdays, cfg.schedule.extra_holidays),
         "web_routes": [],
         "call_provider": provider,
@@ -166,6 +269,7 @@ def create_app(
     for kind in ("voice", "sms"):
         app.transports.setdefault((kind, "default"), CallTransport(kind, provider))
     app.outbox_sender = OutboxSender(app.sessions, app.transports, limiter, clock, cfg.outbox)
+    app.outbox_sender.notify = lambda kind, info: notify_failed(app, kind, info)
     app.scheduler = Scheduler(app, clock)
     app.data["outbox_sender"] = app.outbox_sender
     app.data["transport_names"] = sorted({name for name, _ in app.transports})
@@ -184,11 +288,19 @@ def call_provider(cfg: Config) -> Any:
 
 
 async def transport_state(app: App, event: str, info: dict[str, Any]) -> None:
-    """A gateway came back after a drop: tell the admins once, in a short line."""
-    if event != "reconnected":
-        return
+    """A gateway came back after a drop: tell the admins once, in a short line. A file could not be
+    taken in: tell its sender in one line."""
     from bot.outbox import Outbox
     from models.db import transaction
+
+    if event == "file_problem":
+        async with transaction(app.sessions) as session:
+            Outbox(session, app.data).reply(info["event"], info["text"])
+        if app.outbox_sender is not None:
+            app.outbox_sender.wake()
+        return
+    if event != "reconnected":
+        return
 
     text = (f"微信网关（账号 {info.get('account')}）连接中断约{int(info.get('down_s', 0))}秒，已自动恢复；"
             "中断期间未发出的消息正在补发。")

@@ -37,3 +37,16 @@ class FakeClock:
 def local(d: date, hour: int = 0, minute: int = 0) -> datetime:
     return datetime(d.year, d.month, d.day, hour, minute, tzinfo=TZ)
 
+
+
+class DemoClock:
+    """The system clock plus an offset that only moves forward: the simulator demo jumps to 14:00 and on."""
+
+    def __init__(self) -> None:
+        self._offset = timedelta()
+
+    def now(self) -> datetime:
+        return datetime.now(TZ) + self._offset
+
+    def set(self, when: datetime) -> None:
+        self._offset += max(when - self.now(), timedelta())

@@ -58,7 +58,7 @@ async def database_overrides(url: str, directory: Any) -> tuple[list[str], int]:
         await engine.dispose()
     lines, errors = [f"数据库：{len(rows)} 项路由修改覆盖配置文件"], 0
     for row in rows:
-        if (row.kind, row.config_id) not in directory.seed:
+        if not directory.has(row.kind, row.config_id):
             lines.append(f"错误: 数据库修改了配置中已不存在的{'群' if row.kind == 'group' else '人员'} {row.config_id}")
             errors += 1
             continue
@@ -81,7 +81,47 @@ def unbound_warnings(cfg: Config) -> list[str]:
     unbound = [p.name for p in cfg.people if "wechaty" not in p.ids]
     if unbound:
         out.append(f"提示: {len(unbound)} 人尚未绑定微信号：{'、'.join(unbound[:10])}{'…' if len(unbound) > 10 else ''}")
-    return out
+    return out + reach_warnings(cfg)
+
+
+def reach_warnings(cfg: Config) -> list[str]:
+    """With `gateways`, people whose private account has no gateway: they are reached through an account
+    that has them as a contact (known once it logs in), else through the first one; name them."""
+    accounts = {g.account for g in cfg.gateways}
+    if not accounts:
+        return []
+    stray = [p for p in cfg.people if p.account not in accounts and p.ids.get("wechaty")]
+    if not stray:
+        return []
+    names = "、".join(p.name for p in stray[:10]) + ("…" if len(stray) > 10 else "")
+    return [f"提示: {len(stray)} 人的私信账号不在 gateways 中（{names}）：将由有其为好友的账号私信，"
+            f"没有则由 {sorted(accounts)[0]} 发送；运行后 /healthz 的 unreachable 列出无账号可达的人"]
+
+
+async def bind_person(settings: Settings, person_id: str, transport: str, tid: str) -> int:
+    """`python -m bot bind PERSON_ID --wechaty ID`: the first admin's id from the server, audited."""
+    from bot import routing
+    from bot.app import create_app
+    from models.db import transaction
+
+    app = create_app(settings)
+    try:
+        await app.prepare()
+        person = app.directory.people.get(person_id)
+        if person is None:
+            close = [p.id for p in app.directory.people.values() if person_id in (p.id, p.name)]
+            print(f"配置中没有编号为 {person_id} 的人员{'（编号为 ' + '、'.join(close) + '）' if close else ''}。",
+                  file=sys.stderr)
+            return 1
+        edits = routing.plan(app.directory, "person", person.id, {"ids": {**person.ids, transport: tid}})
+        if edits:
+            async with transaction(app.sessions) as session:
+                await routing.commit(session, app.directory, edits, "命令行", app.clock.now(),
+                                     f"在服务器上绑定{app.directory.display(person)}的{transport}号")
+        print(f"已绑定：{app.directory.display(person)} = {transport} {tid}（运行中的机器人重启后生效）")
+        return 0
+    finally:
+        await app.stop()
 
 
 def parse_command(at: str, file: str, config: Path | None) -> int:
@@ -92,12 +132,45 @@ def parse_command(at: str, file: str, config: Path | None) -> int:
     except ValueError:
         print(f"--at 时间格式错误：{at}（应为 2026-03-16T14:20:00+08:00）", file=sys.stderr)
         return 2
-    text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
+    try:
+        text = sys.stdin.buffer.read().decode("utf-8") if file == "-" else Path(file).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        print(f"文件不存在：{file}", file=sys.stderr)
+        return 2
+    except IsADirectoryError:
+        print(f"{file} 是目录，请给出消息文本文件", file=sys.stderr)
+        return 2
+    except UnicodeDecodeError as e:
+        print(f"{file} 不是 UTF-8 文本（第 {e.start + 1} 字节起无法解码），请另存为 UTF-8 后重试", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"无法读取 {file}：{e.strerror}", file=sys.stderr)
+        return 2
     cfg_path = config or ROOT / "config" / "demo.yaml"
     cfg, tree = load_config(cfg_path)
     parser = Parser(tree, cfg)
     result = parser.parse(text, when)
     print(json.dumps(result.to_json(), ensure_ascii=False))
+    return 0
+
+
+def parse_lines(file: str, config: Path | None) -> int:
+    """Many messages in one run: one `{"at", "text"}` object a line in, one parse a line out."""
+    from handlers.reports.parse import Parser
+
+    cfg, tree = load_config(config or ROOT / "config" / "demo.yaml")
+    parser = Parser(tree, cfg)
+    text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            when = datetime.fromisoformat(item["at"])
+        except (ValueError, KeyError, TypeError):
+            print(f"第{n}行格式错误（应为 {{\"at\": \"2026-03-16T14:20:00+08:00\", \"text\": \"…\"}}）", file=sys.stderr)
+            return 2
+        print(json.dumps(parser.parse(item["text"], when).to_json(), ensure_ascii=False))
     return 0
 
 

@@ -1,7 +1,6 @@
 """Who is who: people, units and groups from the configuration, looked up by transport id."""
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable
 
 from bot.config import Config, Group, Person, Unit
@@ -33,13 +32,8 @@ class Directory:
         for g in cfg.groups:
             for transport, tid in g.ids.items():
                 self._group_by_tid[(transport, tid)] = g
-        # the YAML as loaded: routing edits are stored as differences from it (bot/routing.py)
-        self.seed: dict[tuple[str, str], dict] = {}
-        from bot.routing import state_of  # routing builds on the directory
-
-        for kind, ids in (("group", self.groups), ("person", self.people)):
-            for config_id in ids:
-                self.seed[(kind, config_id)] = copy.deepcopy(state_of(self, kind, config_id))
+        # the YAML state of each entity changed since loading: routing edits are stored as differences from it
+        self._seed: dict[tuple[str, str], dict] = {}
 
     # -- lookups by transport id
     def person(self, transport: str, sender_id: str) -> Person | None:
@@ -47,6 +41,21 @@ class Directory:
 
     def group(self, transport: str, chat_id: str) -> Group | None:
         return self._group_by_tid.get((transport, chat_id))
+
+    # -- the YAML seed under run-time routing edits (bot/routing.py)
+    def has(self, kind: str, config_id: str) -> bool:
+        return config_id in (self.groups if kind == "group" else self.people)
+
+    def keep_seed(self, kind: str, config_id: str) -> None:
+        """Call before changing an entity: its YAML state is kept the first time (cheaper than copying all)."""
+        if (kind, config_id) not in self._seed:
+            from bot.routing import state_of  # routing builds on the directory
+
+            self._seed[(kind, config_id)] = state_of(self, kind, config_id)
+
+    def seed(self, kind: str, config_id: str) -> dict:
+        self.keep_seed(kind, config_id)
+        return self._seed[(kind, config_id)]
 
     def bind_person(self, transport: str, tid: str, person_id: str) -> None:
         self.set_ids("person", person_id, {**self.people[person_id].ids, transport: tid})
@@ -59,12 +68,14 @@ class Directory:
         entities, index = ((self.groups, self._group_by_tid) if kind == "group"
                            else (self.people, self._person_by_tid))
         entity = entities[config_id]
+        self.keep_seed(kind, config_id)
         for key in [(t, v) for t, v in entity.ids.items()]:
             if index.get(key) is entity:
                 del index[key]
         for transport, tid in ids.items():
             other = index.get((transport, tid))
             if other is not None and other is not entity and other.ids.get(transport) == tid:
+                self.keep_seed(kind, other.id)
                 del other.ids[transport]
             index[(transport, tid)] = entity
         entity.ids = dict(ids)

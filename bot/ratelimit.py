@@ -31,6 +31,12 @@ class MemoryLimiter:
             return 0.0
         return (1 - b.tokens) / rate
 
+    async def refund(self, key: str) -> None:
+        """Give back a token taken for a send that never reached the platform."""
+        b = self._buckets.get(key)
+        if b is not None:
+            b.tokens = min(self.burst, b.tokens + 1)
+
 
 _LUA = """
 local key = KEYS[1]
@@ -48,12 +54,34 @@ return tostring(wait)
 
 
 class RedisLimiter(MemoryLimiter):
-    def __init__(self, redis: Any, rate_per_minute: float, burst: int, rates: dict[str, float] | None = None) -> None:
+    """Shared buckets; while Redis is down, the in-process bucket (`state` says so once)."""
+
+    def __init__(self, redis: Any, rate_per_minute: float, burst: int, rates: dict[str, float] | None = None,
+                 state: Any = None) -> None:
         super().__init__(rate_per_minute, burst, rates)
         self.redis = redis
+        self.state = state
         self._script = redis.register_script(_LUA)
 
     async def take(self, key: str, now: datetime) -> float:
+        if self.state is not None and not self.state.usable():
+            return await super().take(key, now)
         rate = self.rates.get(key, self.rate)
-        wait = await self._script(keys=[f"ratelimit:{key}"], args=[rate, self.burst, now.timestamp()])
+        try:
+            wait = await self._script(keys=[f"ratelimit:{key}"], args=[rate, self.burst, now.timestamp()])
+        except Exception as exc:
+            if self.state is None:
+                raise
+            self.state.failed(exc)
+            return await super().take(key, now)
+        if self.state is not None:
+            self.state.ok()
         return float(wait)
+
+    async def refund(self, key: str) -> None:
+        if self.state is not None and not self.state.usable():
+            return await super().refund(key)
+        try:
+            await self.redis.hincrbyfloat(f"ratelimit:{key}", "tokens", 1)
+        except Exception:
+            await super().refund(key)

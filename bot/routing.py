@@ -9,12 +9,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import event
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import GROUP_ROLES, ROLES, Responsibility
 from bot.directory import Directory
 from bot.regions import PROVINCE_LEVEL
+from bot.scope import PRIVILEGED
 from models.console import RoutingOverride
 from models.core import AuditLog
 
@@ -42,10 +44,11 @@ class Edit:
 
 def state_of(directory: Directory, kind: str, config_id: str) -> dict[str, Any]:
     entity = _entity(directory, kind, config_id)
-    return {f: copy.deepcopy(_dump(getattr(entity, f))) for f in FIELDS[kind]}
+    return {f: _dump(getattr(entity, f)) for f in FIELDS[kind]}
 
 
 def _dump(value: Any) -> Any:
+    """A fresh JSON-able copy (fields hold strings, lists of strings, string maps or responsibilities)."""
     if isinstance(value, list):
         return [v.model_dump(exclude_none=True) if hasattr(v, "model_dump") else v for v in value]
     return dict(value) if isinstance(value, dict) else value
@@ -58,6 +61,7 @@ def _entity(directory: Directory, kind: str, config_id: str) -> Any:
 def apply_state(directory: Directory, kind: str, config_id: str, state: dict[str, Any]) -> None:
     """Put a state into the live directory (ids through the directory so its indexes stay right)."""
     entity = _entity(directory, kind, config_id)
+    directory.keep_seed(kind, config_id)
     for f, value in state.items():
         if f == "ids":
             directory.set_ids(kind, config_id, dict(value))
@@ -114,11 +118,16 @@ def validate(directory: Directory, edit: Edit) -> str | None:
 
 async def commit(session: AsyncSession, directory: Directory, edits: list[Edit], actor: str, at: datetime,
                  summary: str, undo_of: int | None = None) -> AuditLog:
-    """Store the after-states over the seeds, apply them live, and audit the whole change as one entry."""
+    """Store the after-states over the seeds, audit the whole change as one entry, and apply it to the live
+    directory once the transaction commits (a rolled-back change never reaches the running bot)."""
     for e in edits:
         await _store(session, directory, e, actor, at)
-    for e in edits:
-        apply_state(directory, e.kind, e.id, e.after)
+
+    def apply_all(_: Any) -> None:
+        for e in edits:
+            apply_state(directory, e.kind, e.id, e.after)
+
+    event.listen(session.sync_session, "after_commit", apply_all, once=True)
     entry = AuditLog(at=at, actor=actor, action=UNDO if undo_of else CHANGE,
                      detail={"summary": summary, "edits": [e.to_json() for e in edits],
                              **({"undo_of": undo_of} if undo_of else {})})
@@ -128,7 +137,7 @@ async def commit(session: AsyncSession, directory: Directory, edits: list[Edit],
 
 
 async def _store(session: AsyncSession, directory: Directory, e: Edit, actor: str, at: datetime) -> None:
-    seed = directory.seed[(e.kind, e.id)]
+    seed = directory.seed(e.kind, e.id)
     differs = {f: e.after[f] for f in FIELDS[e.kind] if e.after[f] != seed[f]}
     row = (await session.exec(select(RoutingOverride).where(RoutingOverride.kind == e.kind,
                                                             RoutingOverride.config_id == e.id))).first()
@@ -147,7 +156,7 @@ async def load_overrides(session: AsyncSession, directory: Directory) -> int:
                                                                 col(RoutingOverride.id)))).all()
     n = 0
     for row in rows:
-        if (row.kind, row.config_id) in directory.seed:
+        if directory.has(row.kind, row.config_id):
             apply_state(directory, row.kind, row.config_id, row.fields)
             n += 1
     return n
@@ -162,7 +171,7 @@ async def undo_plan(session: AsyncSession, directory: Directory, audit_id: int) 
         return "这条修改已经撤销过了。"
     edits = []
     for raw in entry.detail.get("edits", []):
-        if (raw["kind"], raw["id"]) not in directory.seed:
+        if not directory.has(raw["kind"], raw["id"]):
             return "相关的群或人员已不在配置中，无法撤销。"
         now = state_of(directory, raw["kind"], raw["id"])
         if now != raw["after"]:
@@ -202,6 +211,8 @@ def refusal(directory: Directory, actor: Any, edits: list[Edit]) -> str | None:
         return "只有管理员可以修改路由。"
     city = home_city(directory, actor)
     for e in edits:
+        if e.kind == "person" and e.id == actor.id and "admin" not in e.after["roles"]:
+            return "不能取消自己的管理员角色（以免无人能管理路由），请另一位管理员办理。"
         for state in (e.before, e.after):
             if e.kind == "group":
                 if state["role"] in ("anwei", "chuzhang") and not is_province_admin(directory, actor):
@@ -209,6 +220,8 @@ def refusal(directory: Directory, actor: Any, edits: list[Edit]) -> str | None:
                 if not may_route(directory, actor, state.get("region")):
                     return f"您只能修改{city}范围内的群。"
             else:
+                if PRIVILEGED & set(state["roles"]) and not is_province_admin(directory, actor):
+                    return "只有省级管理员可以任免或修改管理员、值班员和处长。"
                 unit = directory.units.get(state.get("unit") or "")
                 places = [unit.region if unit else None] + [r.get("region") for r in state["responsible"]]
                 if not all(may_route(directory, actor, p) for p in places):

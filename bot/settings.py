@@ -17,6 +17,12 @@ class Settings(BaseModel):
     port: int = 8080
     var_dir: Path = ROOT / "var"
     api_token: str | None = None
+    api_token_owner: str | None = None  # the configured person BOT_API_TOKEN speaks for
+    sim_web: bool = False  # the /sim page: `make run` (demo) or BOT_SIM=1; then bound to 127.0.0.1
+    allowed_hosts: list[str] = []  # extra Host names the web answers to (loopback always)
+    parse_budget_s: float = 2.0  # reading one report (text or workbook), off the event loop
+    max_text_chars: int = 100_000
+    max_report_rows: int = 3_000
     scheduler: bool = True
     log_json: bool = False
     session_key: str | None = None  # the console cookie key (Fernet); else generated once under var_dir
@@ -33,12 +39,17 @@ class Settings(BaseModel):
             "BOT_PORT": "port",
             "BOT_VAR_DIR": "var_dir",
             "BOT_API_TOKEN": "api_token",
+            "BOT_API_TOKEN_OWNER": "api_token_owner",
             "BOT_SESSION_KEY": "session_key",
             "BOT_PUBLIC_URL": "public_url",
         }
         for env_key, field in keys.items():
             if env.get(env_key):
                 values[field] = env[env_key]
+        if env.get("BOT_SIM", "").lower() in ("1", "true", "yes", "on"):
+            values["sim_web"] = True
+        if env.get("BOT_ALLOWED_HOSTS"):
+            values["allowed_hosts"] = [h.strip() for h in env["BOT_ALLOWED_HOSTS"].split(",") if h.strip()]
         values.update({k: v for k, v in overrides.items() if v is not None})
         settings = cls.model_validate(values)
         settings.database_url = async_url(settings.database_url)

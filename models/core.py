@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from models.types import json_dict, json_list, when
@@ -28,10 +28,17 @@ class RawMessage(SQLModel, table=True):
     outcome: str = Field(default="pending", max_length=32)
     handler: str | None = Field(default=None, max_length=128)
     error: str | None = None
+    # what a re-handle after a crash needs (mentions, to_bot, sender name, quote) and what was escaped
+    meta: dict = json_dict()
+    original: bytes | None = Field(default=None, sa_type=LargeBinary, nullable=True)  # the bytes as received
 
 
 class OutboxEntry(SQLModel, table=True):
     __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "transport", "account", "lane", "next_attempt_at", "id"),
+        Index("ix_outbox_chat", "transport", "account", "chat_id", "lane", "status"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     transport: str = Field(max_length=32)
@@ -42,7 +49,9 @@ class OutboxEntry(SQLModel, table=True):
     attachment: str | None = None
     reason: str = Field(default="reply", max_length=64)
     correlation_id: str | None = Field(default=None, max_length=128, index=True)
-    status: str = Field(default="pending", max_length=16, index=True)  # pending|sending|sent|failed
+    status: str = Field(default="pending", max_length=16, index=True)  # pending|sending|sent|failed|dropped
+    lane: int = 6  # priority: 0–3 warnings by level, 4 提示函, 5 日报表/日点评, 6 everything else
+    lease: int = 0  # fencing token: bumped by every claim; only the holder of the latest may finish the row
     attempts: int = 0
     next_attempt_at: datetime = when(index=True)
     lease_until: datetime | None = when(nullable=True, default=None)
@@ -84,3 +93,16 @@ class KeyValue(SQLModel, table=True):
 
     key: str = Field(primary_key=True, max_length=128)
     value: dict = json_dict()
+
+
+class ApiToken(SQLModel, table=True):
+    """A personal API token: only its SHA-256 is stored; revoking sets revoked_at."""
+
+    __tablename__ = "api_tokens"
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: str = Field(max_length=128, index=True)
+    digest: str = Field(max_length=64, unique=True)
+    label: str = Field(default="", max_length=128)
+    created_at: datetime = when()
+    revoked_at: datetime | None = when(nullable=True, default=None)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import weakref
 from collections.abc import AsyncIterator
@@ -42,27 +43,63 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
 
 
-_WRITERS: weakref.WeakKeyDictionary[Any, asyncio.Lock] = weakref.WeakKeyDictionary()
+class WriterLock:
+    """A FIFO lock with an express lane: storing inbound messages goes before queued handlers, so that
+    acknowledging a message never waits for a backlog of handling."""
+
+    def __init__(self) -> None:
+        self._locked = False
+        self._lanes: tuple[collections.deque[asyncio.Future[None]], ...] = (collections.deque(), collections.deque())
+
+    async def acquire(self, urgent: bool = False) -> None:
+        if not self._locked and not any(self._lanes):
+            self._locked = True
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._lanes[0 if urgent else 1].append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.release()  # it was handed the lock as it was cancelled: pass it on
+            else:
+                for lane in self._lanes:
+                    if waiter in lane:
+                        lane.remove(waiter)
+            raise
+
+    def release(self) -> None:
+        for lane in self._lanes:
+            while lane:
+                waiter = lane.popleft()
+                if not waiter.done():
+                    waiter.set_result(None)  # ownership passes straight on; _locked stays True
+                    return
+        self._locked = False
 
 
-def _writer_lock(factory: async_sessionmaker[AsyncSession]) -> asyncio.Lock | None:
+_WRITERS: weakref.WeakKeyDictionary[Any, WriterLock] = weakref.WeakKeyDictionary()
+
+
+def _writer_lock(factory: async_sessionmaker[AsyncSession]) -> WriterLock | None:
     """SQLite has one writer; queueing writers here beats its busy handler, which sleeps and backs off."""
     bind = factory.kw.get("bind")
     if bind is None or bind.dialect.name != "sqlite":
         return None
     lock = _WRITERS.get(bind.sync_engine)
     if lock is None:
-        lock = _WRITERS[bind.sync_engine] = asyncio.Lock()
+        lock = _WRITERS[bind.sync_engine] = WriterLock()
     return lock
 
 
 @asynccontextmanager
-async def transaction(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """One unit of work: commit on success, roll back on error."""
+async def transaction(factory: async_sessionmaker[AsyncSession], *, urgent: bool = False) -> AsyncIterator[AsyncSession]:
+    """One unit of work: commit on success, roll back on error. `urgent`: SQLite's writer goes to it first."""
     lock = _writer_lock(factory)
     async with contextlib.AsyncExitStack() as stack:
         if lock is not None:
-            await stack.enter_async_context(lock)
+            await lock.acquire(urgent)
+            stack.callback(lock.release)
         async with factory() as session:
             try:
                 yield session

@@ -31,6 +31,12 @@ class InspectionReport(SQLModel, table=True):
     active: bool = Field(default=True, index=True)
     superseded_by: int | None = None
     problems: list = json_list()
+    # registered | needs_review (待核对: the parse cannot be trusted; not counted as reported until a re-post)
+    status: str = Field(default="registered", max_length=16, index=True)
+    review_reason: str | None = Field(default=None, max_length=200)
+
+
+NEEDS_REVIEW = "needs_review"
 
 
 class InspectionRecord(SQLModel, table=True):

@@ -102,7 +102,7 @@ def clock() -> FakeClock:
 @pytest.fixture
 def settings(db_url: str, tmp_path: Path) -> Settings:
     return Settings(database_url=db_url, config_path=ROOT / "config" / "demo.yaml", var_dir=tmp_path / "var",
-                    scheduler=False, api_token="test-token")
+                    scheduler=False, api_token="test-token", api_token_owner="liwd", sim_web=True)
 
 
 @pytest.fixture

@@ -42,7 +42,8 @@ async def test_unknown_sender_may_ask_for_help_and_is_recorded(h: Harness) -> No
     await h.say("anwei", "wxid_stranger", "@应急助手 帮助")
     h.expect_sent("我是应急助手")
     await h.say("anwei", "wxid_stranger", "@应急助手 我是谁")
-    h.expect_sent("配置中没有您")
+    reply = h.expect_sent("您的ID：wxid_stranger")
+    assert "python -m bot bind 人员编号 --sim wxid_stranger" in reply.text and "绑定 @" in reply.text
     async with h.app.sessions() as s:
         rows = (await s.exec(select(RawMessage).where(RawMessage.sender_id == "wxid_stranger"))).all()
     assert len(rows) == 2 and not any(r.sender_known for r in rows)

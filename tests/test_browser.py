@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import AsyncIterator
+from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 
@@ -20,7 +22,7 @@ pytestmark = pytest.mark.browser
 async def served(settings: Settings) -> AsyncIterator[str]:
     app = create_app(settings)
     await app.start()
-    runner = web.AppRunner(create_web(app), shutdown_timeout=1)
+    runner = web.AppRunner(create_web(app, sim=True), shutdown_timeout=1)
     await runner.setup()
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
@@ -31,16 +33,63 @@ async def served(settings: Settings) -> AsyncIterator[str]:
         await app.stop()
 
 
+BOUNDARY = "xx-boundary-xx"
+
+
+def _multipart(filename: str) -> bytes:
+    """Written by hand: client libraries percent-encode file names, an attacker's request does not."""
+    parts = [f'Content-Disposition: form-data; name="{k}"\r\n\r\n{v}'
+             for k, v in (("chat_id", "chuzhang"), ("sender_id", "liuql"), ("text", "附件"))]
+    parts.append(f'Content-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+                 "Content-Type: application/octet-stream\r\n\r\nnot a workbook")
+    body = "".join(f"--{BOUNDARY}\r\n{p}\r\n" for p in parts) + f"--{BOUNDARY}--\r\n"
+    return body.encode()
+
+
+def _launch(pw: Any) -> Any:
+    return pw.chromium.launch(
+        executable_path=CHROMIUM,
+        args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+              "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    )
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
+async def test_a_crafted_file_name_stays_text_live_and_in_history(served: str) -> None:
+    from playwright.async_api import async_playwright
+
+    evil = "<img src=x onerror=window.__pwned=1>.xlsx"
+    async with async_playwright() as pw:
+        browser = await _launch(pw)
+        try:
+            page = await browser.new_page()
+            await page.goto(served + "/sim")
+            await page.get_by_text("处长工作群").click()
+            await page.locator("#member option").first.wait_for(state="attached")
+            # another member posts the file: it arrives over SSE
+            async with aiohttp.ClientSession() as http, http.post(
+                served + "/sim/api/send", data=_multipart(evil),
+                headers={"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"},
+            ) as r:
+                assert r.status == 200
+            live = page.locator(".msg .file", has_text="onerror")
+            await live.wait_for(timeout=10_000)
+            assert evil in await live.inner_text()
+            await page.reload()
+            await page.get_by_text("处长工作群").click()
+            await page.locator(".msg .file", has_text="onerror").wait_for(timeout=10_000)
+            assert await page.locator(".msg .file img").count() == 0
+            assert await page.evaluate("window.__pwned") is None
+        finally:
+            await browser.close()
+
+
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
 async def test_pick_group_and_member_then_get_help(served: str) -> None:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-        )
+        browser = await _launch(pw)
         try:
             page = await browser.new_page()
             await page.goto(served + "/sim")

@@ -77,8 +77,11 @@ async def test_login_by_code_from_the_private_chat(served: tuple[App, str], brow
     await page.locator(".who", has_text="沈立新（管理员、值班员）").wait_for(timeout=10_000)
     assert await page.locator("nav a", has_text="路由").count() == 1
     await page.screenshot(path=str(tmp_path / "login.png"), full_page=True)
-    await _log_in(page, url, code.group(1))  # the same code a second time
-    await page.locator(".error", has_text="只能用一次").wait_for(timeout=10_000)
+    other = await (await browser.new_context()).new_page()  # the same code again, from another browser
+    await _log_in(other, url, code.group(1))
+    await other.locator(".error", has_text="只能用一次").wait_for(timeout=10_000)
+    await page.goto(url + "/console/login")  # already logged in: straight to the console
+    assert page.url.endswith("/console")
 
 
 async def test_reporter_and_duty_officer_are_refused(served: tuple[App, str], browser: Any) -> None:

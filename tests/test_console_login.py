@@ -143,3 +143,12 @@ async def test_sim_and_downloads_need_a_login_outside_the_demo(settings: Setting
         assert resp.status == 401 and "请先登录" in await resp.text()
         await log_in(client, app, "liuql")
         assert (await client.get("/sim")).status == 200
+
+
+async def test_a_logged_in_person_made_a_reporter_sees_no_console(app: App) -> None:
+    async with console_client(app) as client:
+        await log_in(client, app, "liuql")
+        app.directory.people["liuql"].roles = ["reporter"]
+        resp = await client.get("/console", allow_redirects=False)
+        assert resp.status == 403 and "您现在的角色（报送员）不能使用控制台" in await resp.text()
+        assert "刘庆利" not in await resp.text()

@@ -150,3 +150,63 @@ async def test_stale_or_bad_edits_change_nothing(h: Harness) -> None:
                                                                     "changes": '{"account": "a3"}'})
         assert no_csrf.status == 403
         assert d.groups["g-jl"].account == "default" and await _audit_count(h) == 0
+
+
+async def test_rooms_the_gateway_lists_are_offered_for_binding(h: Harness) -> None:
+    class Gateway:  # what the Wechaty transport keeps: room id → topic
+        def __init__(self) -> None:
+            self.rooms = {"5566@chatroom": "全省防汛叫应群", "7788@chatroom": "吉林市应急工作群（微信）"}
+
+        async def stop(self) -> None:
+            pass
+
+    h.app.transports[("wechaty", "a1")] = Gateway()
+    h.app.directory.bind_group("wechaty", "7788@chatroom", "g-jl")
+    async with console_client(h.app) as client:
+        await log_in(client, h.app, "shenlx")
+        rooms = visible(await (await client.get("/console/routing")).text()).split("尚未绑定的群聊")[1]
+        assert "微信 全省防汛叫应群" in rooms and "7788@chatroom" not in rooms
+
+
+async def test_admin_cannot_remove_their_own_admin_role(h: Harness) -> None:
+    async with console_client(h.app) as client:
+        csrf = await log_in(client, h.app, "shenlx")
+        resp = await client.post("/console/routing/preview", data={
+            "csrf_token": csrf, "kind": "person", "id": "shenlx", "unit": "zhzx", "roles": "duty_officer"})
+        assert resp.status == 403 and "不能取消自己的管理员角色" in visible(await resp.text())
+        assert "admin" in h.app.directory.people["shenlx"].roles
+
+
+async def test_audit_page_names_every_action_in_chinese(h: Harness) -> None:
+    await h.say("anwei", "shenlx", "@应急助手 叫应 红色 暴雨预警 范围：吉林市 内容：请立即部署 时限5分钟")
+    await h.say("anwei", "shenlx", "@应急助手 确认")
+    await h.say("r-flood", "shenlx", "@应急助手 绑定本群 区域 延边州")
+    await h.say("r-flood", "shenlx", "@应急助手 确认")
+    async with console_client(h.app) as client:
+        await log_in(client, h.app, "shenlx")
+        text = visible(await (await client.get("/console/audit")).text())
+        assert "叫应预览" in text and "发出叫应" in text and "点名11人" in text
+        assert "在聊天中绑定本群为“延边州应急工作群”" in text and "沈立新（省应急厅指挥中心）" in text
+        assert not ENGLISH.search(text) and "warning_" not in text and "routing_" not in text
+
+
+async def test_lists_filter_by_city_and_name_and_preview_the_whole_province(h: Harness) -> None:
+    async with console_client(h.app) as client:
+        await log_in(client, h.app, "jl-gly")  # a city admin sees their city first
+        text = visible(await (await client.get("/console/routing")).text())
+        people = text.split("人员")[-1]
+        assert "周春雷" in people and "吴玉兰" not in people and "四平市应急工作群" not in text
+        text = visible(await (await client.get("/console/routing?city=全部&q=吴玉兰")).text())
+        assert "吴玉兰" in text.split("人员")[-1] and "无权修改" in text.split("人员")[-1]
+        text = visible(await (await client.get("/console/routing?region=全省&level=橙色")).text())
+        assert "一条橙色预警发往全省" in text and "延边州应急工作群" in text
+
+
+async def test_city_admin_cannot_hand_out_privileged_roles(h: Harness) -> None:
+    async with console_client(h.app) as client:
+        csrf = await log_in(client, h.app, "jl-gly")
+        resp = await client.post("/console/routing/preview", data=[
+            ("csrf_token", csrf), ("kind", "person"), ("id", "jl-bs"), ("unit", "jl-yjj"), ("roles", "reporter"),
+            ("roles", "duty_officer")])
+        assert resp.status == 403 and "只有省级管理员可以任免" in visible(await resp.text())
+        assert h.app.directory.people["jl-bs"].roles == ["reporter"]

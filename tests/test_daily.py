@@ -84,7 +84,7 @@ async def test_emergency_mode_with_five_rounds(h: Harness) -> None:
     await h.say("g-jl", "liwd", "@应急助手 提级管理 5轮 3月16日至3月17日")
     h.expect_sent("已启动提级管理：3月16日至3月17日，每日5轮，截止时间 09:00、11:00、13:00、15:00、17:00")
     await h.say("g-jl", "jl-bs", "@应急助手 提级管理 3轮")
-    h.expect_sent("只有管理员或值班员可以启动提级管理")
+    h.expect_sent("只有省级管理员或值班员可以启动提级管理")
     h.clock.set(local(MONDAY, 8, 0))
     await run_day_until(h, MONDAY, 8, 30)
     assert any("3月16日第1轮日报" in m.text for m in h.new())

@@ -108,3 +108,33 @@ async def test_check_config_reports_the_database_edits_too(h: Harness, settings:
     out = capsys.readouterr().out
     assert code == 0
     assert "数据库：1 项路由修改覆盖配置文件" in out and "覆盖: 群：延边州应急工作群（绑定的聊天号）" in out
+
+
+async def test_a_rolled_back_change_never_reaches_the_running_bot(h: Harness) -> None:
+    d = h.app.directory
+    with pytest.raises(RuntimeError):
+        async with transaction(h.app.sessions) as s:
+            edits = routing.plan(d, "group", "g-jl", {"account": "a9"})
+            await routing.commit(s, d, edits, "shenlx", h.clock.now(), "test")
+            raise RuntimeError("the unit of work fails after the edit")
+    assert d.groups["g-jl"].account == "default"
+
+
+async def test_binding_a_member_to_an_account_someone_holds_asks_first(h: Harness) -> None:
+    import dataclasses
+
+    d = h.app.directory
+
+    async def say_bind(text: str, mention: str) -> None:
+        event = dataclasses.replace(h.event("g-sp", "shenlx", text), mentions=(mention,))
+        await h.app.feed(event)
+        await h.drain()
+
+    await say_bind("@应急助手 绑定 @孙雪松 四平市应急局", "sp-bbb")  # 胡国庆's account
+    reply = h.expect_sent("确认", chat="g-sp").text
+    assert "这个微信号现在绑定的是胡国庆" in reply and "孙雪松现在绑定的是另一个微信号" in reply
+    assert d.person("sim", "sp-bbb").id == "sp-bbb"
+    await h.say("g-sp", "shenlx", "@应急助手 确认")
+    h.expect_sent("已绑定：孙雪松（四平市应急管理局）", chat="g-sp")
+    assert d.person("sim", "sp-bbb").id == "sp-bb" and d.person("sim", "sp-bb") is None
+    assert "sim" not in d.people["sp-bbb"].ids

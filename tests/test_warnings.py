@@ -1,12 +1,16 @@
 """叫应 scenarios on the fake clock: issue with preview, per-person acknowledgement, escalation."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlmodel import col, select
 
 from bot.app import create_app
 from bot.clock import FakeClock
 from bot.settings import Settings
 from handlers.warnings.escalate import escalate_due
+from handlers.warnings.jobs import issue_pending
+from models.db import transaction
 from models.warnings import CallRecord, EscalationStep, Obligation, Warning
 from tests.conftest import both_backends
 from tests.harness import Harness
@@ -216,7 +220,10 @@ async def test_http_api_with_token_and_dry_run(h: Harness) -> None:
         assert r.status == 200 and data["status"] == "preview" and data["preview"]["groups"] == ["延边州应急工作群"]
         r = await client.post("/api/warnings", json={**body, "dry_run": False}, headers=auth)
         data = await r.json()
-        assert r.status == 201 and data["status"] == "active"
+        assert r.status == 202 and data["status"] == "issuing"
+        await issue_pending(h.app, h.clock.now())  # whether or not the spawned job got there first
+        async with h.app.sessions() as s:
+            assert (await s.get(Warning, data["id"])).status == "active"  # type: ignore[union-attr]
         await h.drain()
         h.expect_sent("【橙色森林火险预警】", chat="g-yb")
         r = await client.post("/api/warnings", json={"level": "紫色", "regions": ["吉林市"]}, headers=auth)
@@ -225,8 +232,106 @@ async def test_http_api_with_token_and_dry_run(h: Harness) -> None:
         await client.close()
 
 
+async def test_issue_job_left_by_a_crash_is_resumed(h: Harness) -> None:
+    """A warning stored `issuing` whose process died before activating it is sent by the scheduled job."""
+    from handlers.warnings.issue import Order, new_warning
+
+    async with transaction(h.app.sessions) as session:
+        w = new_warning(h.app, Order("橙色", "森林火险预警", ["延边朝鲜族自治州"], "高火险", None), "api", h.clock.now(), None, None)
+        w.status = "issuing"
+        session.add(w)
+    assert await h.app.scheduler.run("issue_pending") > 0  # type: ignore[union-attr]
+    assert await h.app.scheduler.run("issue_pending") == 0  # type: ignore[union-attr]
+    await h.drain()
+    h.expect_sent("【橙色森林火险预警】", chat="g-yb")
+
+
 async def test_quote_reply_names_the_warning(h: Harness) -> None:
     first = await issue(h)
     second = await issue(h, ORDER.replace("暴雨预警", "大风预警"))
     await h.say("g-jl", "hd-yb", f"「应急助手：【红色暴雨预警】叫应#{first} 今夜有大暴雨」\n- - - - - - - - - - - - - - -\n收到")
     assert (await states(h, first))["hd-yb"] == "acked" and (await states(h, second))["hd-yb"] == "sent"
+
+
+@both_backends
+async def test_acks_in_a_burst_commit_together(h: Harness) -> None:
+    """Plain 收到 in a burst take the group-commit lane: each is stored raw, acked, recorded and its pending
+    step cancelled in one transaction per batch; a repeat is a duplicate; a measure takes the normal path."""
+    import asyncio
+
+    from models.core import RawMessage
+
+    wid = await issue(h)
+    batcher = h.app.data["ack_batcher"]
+    await batcher.index.rebuild()  # the index is caught up once a second; a fresh warning may be newer
+    assert batcher.index.has_open("jl-yb") and not batcher.index.has_open("liwd")
+    before = batcher.batches
+    events = [h.event("g-jl", pid, "收到", message_id=f"burst-{pid}") for pid in JILIN[:-1]]
+    outcomes = await asyncio.gather(*(h.app.feed(e) for e in events), h.app.feed(events[0]))
+    assert outcomes.count("ack") == len(JILIN) - 1 and outcomes.count("duplicate") == 1
+    assert batcher.batches - before < len(JILIN) - 1  # they shared transactions
+    got = await states(h, wid)
+    assert all(got[p] == "acked" for p in JILIN[:-1]) and got[JILIN[-1]] == "sent"
+    assert not batcher.index.has_open("jl-yb") and batcher.index.has_open(JILIN[-1])
+    async with h.app.sessions() as s:
+        raws = (await s.exec(select(RawMessage).where(col(RawMessage.message_id).like("burst-%")))).all()
+        assert len(raws) == len(JILIN) - 1 and {r.outcome for r in raws} == {"ack"}
+        steps = (await s.exec(select(EscalationStep).join(Obligation, col(Obligation.id) == col(EscalationStep.obligation_id))
+                              .where(Obligation.person_id == "jl-yb"))).all()
+        assert steps and {x.status for x in steps} == {"cancelled"}
+        records = (await s.exec(select(CallRecord).where(CallRecord.person_id == "jl-yb", CallRecord.channel == "ack"))).all()
+        assert len(records) == 1
+    assert await h.say("g-jl", JILIN[-1], "已转移群众36人") == "ack"  # a measure: the normal handler
+    assert (await states(h, wid))[JILIN[-1]] == "responded"
+    assert await h.dm("jl-yb", "收到") != "ack"  # nothing open any more
+
+
+@both_backends
+async def test_per_person_steps_run_in_bulk(h: Harness) -> None:
+    """A batch of only per-person steps (the 2-minute re-mention of everyone silent) takes the bulk path:
+    one line per group naming them, obligations escalated, records written, the next step scheduled."""
+    wid = await issue(h)
+    start = h.clock.now()
+    for pid in JILIN[:-2]:
+        await h.say("g-jl", pid, "收到")
+    h.clock.set(start + timedelta(seconds=61))
+    await escalate_due(h.app, h.clock.now())  # the rolling line; re-scheduled a minute later
+    h.clock.set(start + timedelta(minutes=2))
+    h.new()
+    assert await escalate_due(h.app, h.clock.now()) == 2
+    await h.drain()
+    remind = [m for m in h.new() if m.chat_id == "g-jl" and "立即回应叫应#1" in m.text]
+    assert len(remind) == 1 and {m.id for m in remind[0].mentions} == {"jh-yb", "jh-bb"}
+    got = await states(h, wid)
+    assert got["jh-yb"] == got["jh-bb"] == "escalated" and got["jl-yb"] == "acked"
+    async with h.app.sessions() as s:
+        steps = (await s.exec(select(EscalationStep).join(Obligation, col(Obligation.id) == col(EscalationStep.obligation_id))
+                              .where(Obligation.person_id == "jh-yb").order_by(col(EscalationStep.seq)))).all()
+        assert [(x.action, x.status) for x in steps] == [("remention", "done"), ("private", "pending")]
+        assert steps[0].late_s == 0 and steps[0].run_token
+        calls = (await s.exec(select(CallRecord).where(CallRecord.person_id == "jh-yb", CallRecord.channel == "group"))).all()
+        assert len(calls) == 2  # the warning itself and the re-mention
+    assert await escalate_due(h.app, h.clock.now()) == 0  # ran once
+
+
+async def test_steps_due_together_are_batched_by_group(h: Harness) -> None:
+    """Steps due together are claimed group by group, so a batch smaller than the warning still re-mentions
+    each group's silent people in one message (a province: ~1,810 group messages, not 20,000)."""
+    from handlers.warnings.escalate import due_steps, run_batch
+
+    await issue(h, ORDER.replace("范围：吉林市", "范围：全省"))
+    h.clock.advance(minutes=2, seconds=5)
+    async with h.app.sessions() as s:
+        group_of = dict((await s.exec(select(Obligation.id, Obligation.group_id))).all())
+        step_ob = dict((await s.exec(select(EscalationStep.id, EscalationStep.obligation_id))).all())
+    due = await due_steps(h.app, h.clock.now(), batch=1000)
+    groups = [group_of[step_ob[i]] for i in due if step_ob[i] is not None]
+    by_id = [group_of[step_ob[i]] for i in sorted(due) if step_ob[i] is not None]
+    assert len(set(groups)) > 2 and groups == sorted(groups) and by_id != sorted(by_id)
+    h.new()
+    while due := await due_steps(h.app, h.clock.now(), batch=len(JILIN)):
+        await run_batch(h.app, due, h.clock.now())
+    await h.drain()
+    remind = [m for m in h.new() if m.chat_id == "g-jl" and "立即回应叫应" in m.text]
+    # a group is split only where a batch ends: at most two messages when a batch holds a group
+    assert sum(len(m.mentions) for m in remind) == len(JILIN) and len(remind) <= 2

@@ -33,7 +33,8 @@ def wechat_config(tmp: Path) -> tuple[Path, Path]:
     path = tmp / "wechat.yaml"
     path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
     world = {"bot": {"id": "wx-bot", "name": cfg["bot"]["name"]},
-             "contacts": [{"id": f"wx-{p['id']}", "name": p["name"]} for p in cfg["people"]],
+             "contacts": [{"id": f"wx-{p['id']}", "name": p["name"]} for p in cfg["people"]]
+             + [{"id": "wx-stranger", "name": "陌生人"}],  # someone the configuration does not know
              "rooms": [{"id": f"{g['id']}@chatroom", "topic": g["name"], "members": [f"wx-{p['id']}" for p in cfg["people"]]}
                        for g in cfg["groups"]]}
     world_path = tmp / "world.json"
@@ -44,9 +45,11 @@ def wechat_config(tmp: Path) -> tuple[Path, Path]:
 class Gateway:
     """Starts, kills and restarts `node server.js`; talks to its control API."""
 
-    def __init__(self, world: Path, log: Path) -> None:
+    def __init__(self, world: Path, log: Path, *, tls: bool = False, token: str = "test-token") -> None:
         self.world = world
         self.log = log
+        self.tls = tls
+        self.token = token
         self.grpc_port = free_port()
         self.control_port = free_port()
         self.proc: asyncio.subprocess.Process | None = None
@@ -57,7 +60,7 @@ class Gateway:
 
     async def start(self) -> None:
         env = {**os.environ, "WORLD_FILE": str(self.world), "GRPC_PORT": str(self.grpc_port),
-               "CONTROL_PORT": str(self.control_port), "TOKEN": "test-token"}
+               "CONTROL_PORT": str(self.control_port), "TOKEN": self.token, "TLS": "1" if self.tls else "0"}
         with self.log.open("ab") as out:
             self.proc = await asyncio.create_subprocess_exec("node", "server.js", cwd=SERVER_DIR, env=env,
                                                              stdout=out, stderr=out)
@@ -102,6 +105,19 @@ class Gateway:
 
         await wait_for(check, within_s, f"the gateway never received {contains!r}")
         return found
+
+
+def edit_world(world: Path, out: Path, *, nickname: str | None = None, contacts: set[str] | None = None) -> Path:
+    """A variant of the world: the account's own nickname, or only some contacts."""
+    data = json.loads(world.read_text(encoding="utf-8"))
+    if nickname:
+        data["bot"]["nickname"] = nickname
+    if contacts is not None:
+        data["contacts"] = [c for c in data["contacts"] if c["id"] in contacts]
+        for room in data["rooms"]:
+            room["members"] = [m for m in room["members"] if m in contacts]
+    out.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    return out
 
 
 async def wait_for(check: Any, within_s: float, message: str) -> None:

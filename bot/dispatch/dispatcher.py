@@ -21,9 +21,14 @@ class Dispatcher:
             chain = partial(mw, chain)
         self._chain = chain
 
-    async def feed(self, event: InboundMessage) -> str:
-        """Handle one event; returns the outcome recorded on its raw message."""
-        return await self._chain(event, {**self.base, "event": event})
+    async def feed(self, event: InboundMessage, raw_id: int | None = None) -> str:
+        """Handle one event; returns the outcome recorded on its raw message.
+
+        `raw_id` is set when the raw row was stored already (by the intake, or found pending after a crash)."""
+        data = {**self.base, "event": event}
+        if raw_id is not None:
+            data["raw_id"] = raw_id
+        return await self._chain(event, data)
 
     async def _route(self, event: InboundMessage, data: dict[str, Any]) -> str:
         for router in self.routers:

@@ -7,6 +7,10 @@ from typing import Any, Protocol
 from bot.events import InboundMessage, OutboundMessage
 
 
+class Rejected(Exception):
+    """The platform refused a message for good (not a connection problem): the outbox fails the row."""
+
+
 class Transport(Protocol):
     name: str
     account: str
@@ -16,7 +20,11 @@ class Transport(Protocol):
     async def stop(self) -> None: ...
 
     async def send(self, msg: OutboundMessage) -> str:
-        """Deliver one message; return the platform's message id. Raise on failure (the outbox retries)."""
+        """Deliver one message; return the platform's message id.
+
+        Raise `Rejected` when the platform refuses it for good, `ConnectionError` (any OSError) when the
+        connection is the problem (the outbox waits without counting an attempt). A transport may have an
+        `online` attribute: while it is false, the outbox does not try it at all."""
         ...
 
     def events(self) -> AsyncIterator[InboundMessage]: ...

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import uuid
 from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass, field
@@ -44,7 +45,9 @@ class SimulatorTransport:
         self._history: dict[str, deque[ChatLine]] = defaultdict(lambda: deque(maxlen=history))
         self._listeners: list[Callable[[dict[str, Any]], None]] = []
         self._ids = itertools.count(1)
+        self._run = uuid.uuid4().hex[:6]  # ids stay unique across restarts
         self._running = False
+        self._acks: dict[str, asyncio.Future[None]] = {}
         self.log = structlog.get_logger("sim")
 
     async def start(self) -> None:
@@ -82,7 +85,7 @@ class SimulatorTransport:
             chat_id=chat_id,
             sender_id=sender_id,
             sender_name=name,
-            message_id=message_id or f"sim-{self.clock.now().timestamp():.0f}-{next(self._ids)}",
+            message_id=message_id or f"sim-{self._run}-{self.clock.now().timestamp():.0f}-{next(self._ids)}",
             text=text,
             received_at=self.clock.now(),
             is_group=is_group,
@@ -97,10 +100,26 @@ class SimulatorTransport:
         return event
 
     async def post(self, chat_id: str, sender_id: str, text: str, **kw: Any) -> InboundMessage:
-        """What the web page calls: the message enters the bot's event stream."""
+        """What the web page calls: returns once the bot has stored the message (raises if it could not)."""
         event = self.make_event(chat_id, sender_id, text, **kw)
-        await self._queue.put(event)
+        ack = asyncio.get_running_loop().create_future()
+        self._acks[event.message_id] = ack
+        try:
+            await self._queue.put(event)
+            await ack
+        finally:
+            self._acks.pop(event.message_id, None)
         return event
+
+    def accepted(self, event: InboundMessage, error: BaseException | None) -> None:
+        """The bot's intake: the raw row is committed (error None), or storing failed."""
+        ack = self._acks.get(event.message_id)
+        if ack is None or ack.done():
+            return
+        if error is None:
+            ack.set_result(None)
+        else:
+            ack.set_exception(error)
 
     # -- the bot side
     async def send(self, msg: OutboundMessage) -> str:
@@ -129,7 +148,9 @@ class SimulatorTransport:
             cb(payload)
 
     def _mentioned(self, text: str) -> list[str]:
-        found = []
+        found: list[str] = []
+        if "@" not in text:  # no scan of a province's 20,000 names for a plain 收到
+            return found
         if f"@{self.directory.cfg.bot.name}" in text:
             found.append(self.directory.cfg.bot.ids.get(self.name, "bot"))
         for p in self.directory.people.values():

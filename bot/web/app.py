@@ -11,23 +11,30 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.directory import GROUP_ROLE_NAMES, ROLE_NAMES
 from bot.events import Attachment
+from bot.web.guard import allowed_hosts, guard
 
 APP = web.AppKey("bot_app", object)
 STATIC = Path(__file__).resolve().parent / "static"
 Route = Callable[[web.Application], None]
+MAX_SIM_TEXT = 2_000_000
 
 
-def create_web(bot: Any, extra_routes: list[Route] | None = None) -> web.Application:
+def create_web(bot: Any, extra_routes: list[Route] | None = None, *, sim: bool | None = None) -> web.Application:
+    """`sim`: serve the chat simulator page (a development tool; `make run` turns it on, else BOT_SIM=1)."""
+    settings = bot.settings
     web_app = web.Application(client_max_size=20 * 1024 * 1024)
     web_app[APP] = bot
-    web_app.router.add_get("/", index)
-    web_app.router.add_get("/sim", sim_page)
-    web_app.router.add_get("/sim/api/state", sim_state)
-    web_app.router.add_get("/sim/api/history", sim_history)
-    web_app.router.add_post("/sim/api/send", sim_send)
-    web_app.router.add_get("/sim/events", sim_events)
-    web_app.middlewares.append(no_simulator)
+    web_app.middlewares.append(guard(allowed_hosts(settings.host, settings.allowed_hosts)))
+    if settings.sim_web if sim is None else sim:
+        web_app.router.add_get("/", index)
+        web_app.router.add_get("/sim", sim_page)
+        web_app.router.add_get("/sim/api/state", sim_state)
+        web_app.router.add_get("/sim/api/history", sim_history)
+        web_app.router.add_post("/sim/api/send", sim_send)
+        web_app.router.add_get("/sim/events", sim_events)
+        web_app.middlewares.append(no_simulator)
     web_app.router.add_get("/healthz", healthz)
     web_app.router.add_get("/files/{name}", download)
     for add in extra_routes or bot.data.get("web_routes", []):
@@ -61,11 +68,12 @@ async def sim_state(request: web.Request) -> web.Response:
 
     def person(p: Any) -> dict[str, Any]:
         unit = d.unit_of(p)
-        return {"id": p.ids.get("sim", p.id), "name": p.name, "unit": unit.name if unit else "", "roles": p.roles}
+        return {"id": p.ids.get("sim", p.id), "name": p.name, "unit": unit.name if unit else "",
+                "roles": [ROLE_NAMES.get(r, "其他") for r in p.roles]}
 
     bot.sim  # noqa: B018  (raises LookupError when the simulator is off)
     groups = [
-        {"id": g.ids.get("sim", g.id), "name": g.name, "role": g.role, "region": g.region,
+        {"id": g.ids.get("sim", g.id), "name": g.name, "role": GROUP_ROLE_NAMES.get(g.role, "其他群"), "region": g.region,
          "members": [person(p) for p in d.members(g)]}
         for g in d.cfg.groups
     ]
@@ -92,13 +100,23 @@ async def sim_send(request: web.Request) -> web.Response:
         if isinstance(upload, web.FileField) and upload.filename:
             attachments = (await _save_upload(bot.settings.var_dir, upload),)
     else:
-        body = await request.json()
-        chat_id, sender_id, text = body.get("chat_id", ""), body.get("sender_id", ""), body.get("text", "")
+        try:
+            body = await request.json()
+        except ValueError:
+            raise web.HTTPBadRequest(text="请求体应为 JSON 或表单") from None
+        if not isinstance(body, dict):
+            raise web.HTTPBadRequest(text="请求体应为 JSON 对象")
+        chat_id, sender_id, text = (str(body.get(k) or "") for k in ("chat_id", "sender_id", "text"))
     if not chat_id or not sender_id:
         raise web.HTTPBadRequest(text="chat_id 和 sender_id 必填")
-    if len(text) > 100_000:
-        raise web.HTTPRequestEntityTooLarge(max_size=100_000, actual_size=len(text))
-    event = await bot.sim.post(chat_id, sender_id, text, attachments=attachments)
+    if len(text) > MAX_SIM_TEXT:  # below this the bot itself stores the message and says it is too long
+        raise web.HTTPRequestEntityTooLarge(max_size=MAX_SIM_TEXT, actual_size=len(text))
+    try:
+        event = await bot.sim.post(chat_id, sender_id, text, attachments=attachments)
+    except LookupError:
+        raise
+    except Exception:  # not stored (the database is down): not acknowledged either
+        raise web.HTTPServiceUnavailable(text="消息暂时无法保存，未被受理，请稍后重发。") from None
     return web.json_response({"message_id": event.message_id})
 
 
@@ -139,16 +157,18 @@ async def sim_events(request: web.Request) -> web.StreamResponse:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    bot = request.app[APP]
-    states = [t.status() for t in bot.transports.values()]
-    ok = all(s.get("state") in ("running", "connected", "logged_in") for s in states)
-    return web.json_response({"ok": ok, "transports": states}, status=200 if ok else 503,
+    from bot.health import health
+
+    body = await health(request.app[APP])
+    return web.json_response(body, status=200 if body["ok"] else 503,
                              dumps=lambda o: json.dumps(o, ensure_ascii=False, default=str))
 
 
 async def download(request: web.Request) -> web.FileResponse:
     bot = request.app[APP]
     name = request.match_info["name"]
+    if "\x00" in name or "/" in name or name in (".", ".."):
+        raise web.HTTPNotFound(text="文件不存在")
     path = (bot.settings.var_dir / "files" / name).resolve()
     if path.parent != (bot.settings.var_dir / "files").resolve() or not path.is_file():
         raise web.HTTPNotFound(text="文件不存在")

@@ -20,6 +20,7 @@ from bot.dispatch.filters import Command
 from bot.dispatch.router import SKIP
 from bot.events import InboundMessage
 from bot.outbox import Outbox
+from bot.scope import PRIVILEGED, province_wide, scope_name
 from models.core import Binding, KeyValue
 from models.db import transaction
 
@@ -140,7 +141,7 @@ async def _pending(session: AsyncSession, event: InboundMessage, person: Person 
     if person is None or not event.is_group:
         return None
     row = await session.get(KeyValue, _pending_key(event, person))
-    if row is None or not row.value.get("group"):
+    if row is None or not (row.value.get("group") or row.value.get("person")):
         return None
     if datetime.fromisoformat(row.value["at"]) + PENDING_TTL < event.received_at:
         await session.delete(row)
@@ -155,8 +156,10 @@ async def confirm_bind(event: InboundMessage, person: Person | None, directory: 
     if row is None:
         return SKIP  # not a binding: the 叫应 confirmation may want it
     assert person is not None
-    group = directory.groups.get(row.value["group"])
     await session.delete(row)
+    if row.value.get("person"):
+        return await _confirm_member(event, person, directory, session, outbox, row.value)
+    group = directory.groups.get(row.value["group"])
     if group is None:
         return SKIP
     problem = await _bind(session, app, event, person, group)
@@ -165,6 +168,23 @@ async def confirm_bind(event: InboundMessage, person: Person | None, directory: 
         return "bind_denied"
     outbox.reply(event, f"已绑定：本群 = {group_label(group)}。原来的绑定已解除，可在控制台“审计”页撤销。")
     return "bind_group"
+
+
+async def _confirm_member(event: InboundMessage, person: Person, directory: Directory, session: AsyncSession,
+                          outbox: Outbox, pending: dict[str, Any]) -> str:
+    target = directory.people.get(pending["person"])
+    if target is None:
+        outbox.reply(event, "要绑定的人员已不在名录中，未做任何修改。")
+        return "bind_bad"
+    edits = routing.plan(directory, "person", target.id, {"ids": {**target.ids, event.transport: pending["tid"]}})
+    problem = routing.refusal(directory, person, edits)
+    if problem:
+        outbox.reply(event, problem + "未做任何修改。")
+        return "bind_denied"
+    await routing.commit(session, directory, edits, person.id, event.received_at,
+                         f"在聊天中绑定{directory.display(target)}的微信号")
+    outbox.reply(event, f"已绑定：{directory.display(target)}。原来的绑定已解除，可在控制台“审计”页撤销。")
+    return "bind_person"
 
 
 @router.message(Command("取消"))
@@ -200,17 +220,43 @@ async def bind_member(event: InboundMessage, args: str, person: Person | None, d
         return "bind_bad"
     target = candidates[0]
     assert person is not None
+    if PRIVILEGED & set(target.roles) and not province_wide(directory, person):
+        outbox.reply(event, f"您是{scope_name(directory, person)}的管理员，不能绑定{directory.display(target)}"
+                            f"（{'、'.join(ROLE_NAMES.get(r, r) for r in target.roles)}）。请省级管理员办理。")
+        return "bind_denied"
     edits = routing.plan(directory, "person", target.id, {"ids": {**target.ids, event.transport: targets[0]}})
     problem = routing.refusal(directory, person, edits)
     if problem:
         outbox.reply(event, problem + "未做任何修改。")
         return "bind_denied"
-    if edits:
-        await routing.commit(session, directory, edits, person.id, event.received_at,
-                             f"在聊天中绑定{directory.display(target)}的微信号")
+    if not edits:
+        outbox.reply(event, f"{directory.display(target)}已经绑定了这个微信号，无需重复绑定。")
+        return "bind_same"
+    losses = member_replaced(directory, event.transport, targets[0], target)
+    if losses:
+        key = _pending_key(event, person)
+        row = await session.get(KeyValue, key) or KeyValue(key=key)
+        row.value = {"person": target.id, "tid": targets[0], "at": event.received_at.isoformat()}
+        session.add(row)
+        outbox.reply(event, f"要把@{name}绑定为{directory.display(target)}：\n" + "；\n".join(losses)
+                     + "。\n回复“确认”执行，“取消”放弃（10分钟内有效）。")
+        return "bind_pending"
+    await routing.commit(session, directory, edits, person.id, event.received_at,
+                         f"在聊天中绑定{directory.display(target)}的微信号")
     roles = "、".join(ROLE_NAMES.get(r, r) for r in target.roles) or "无角色"
     outbox.reply(event, f"已绑定：{directory.display(target)}，{roles}。")
     return "bind_person"
+
+
+def member_replaced(directory: Directory, transport: str, tid: str, target: Person) -> list[str]:
+    """What binding this chat account to `target` takes away from someone, in words."""
+    out = []
+    holder = directory.person(transport, tid)
+    if holder is not None and holder.id != target.id:
+        out.append(f"这个微信号现在绑定的是{directory.display(holder)}，确认后改为{target.name}")
+    if target.ids.get(transport) and target.ids[transport] != tid:
+        out.append(f"{target.name}现在绑定的是另一个微信号，确认后改为这个")
+    return out
 
 
 def _matches(directory: Directory, p: Person, word: str) -> bool:

@@ -58,8 +58,12 @@ def table(routers: list[Router], person: Person | None) -> list[tuple[str, str, 
 @router.message(Command("我是谁", "whoami", usage="我是谁：查看您的单位和角色"))
 async def whoami(event: InboundMessage, person: Person | None, directory: Directory, outbox: Outbox,
                  templates: Templates) -> str:
-    if person is None:
-        outbox.reply(event, templates.render("whoami_unknown", sender=event.sender_name or event.sender_id))
+    if person is None:  # unknown or not yet bound: show the id and exactly what an admin types
+        name = event.sender_name or "您"
+        same = [p for p in directory.people.values() if p.name == event.sender_name and event.transport not in p.ids]
+        pid = same[0].id if len(same) == 1 else "人员编号"
+        outbox.reply(event, templates.render("whoami_unknown", sender=name, tid=event.sender_id,
+                                             transport=event.transport, person_id=pid))
         return "unknown_sender"
     unit = directory.unit_of(person)
     roles = [ROLE_NAMES.get(r, r) + (f"（{person.domain}）" if r == "division_head" else "") for r in person.roles]

@@ -15,10 +15,11 @@ from bot.dispatch import Router
 from bot.dispatch.filters import Command
 from bot.events import InboundMessage
 from bot.outbox import Outbox
+from bot.scope import province_wide
 from bot.workdays import WorkCalendar
 from handlers.daily.commentary import domain_of
 from handlers.daily.consolidate import consolidated
-from handlers.daily.figures import Figures, load_day, missing_units
+from handlers.daily.figures import Figures, load_day, missing_units, registered_ids, reviewing_ids, unit_label
 from handlers.daily.publish import final_text, publish_commentary
 from handlers.daily.rounds import Slot, default_rounds, slots_for
 from handlers.reports.parse.dates import find_date
@@ -50,25 +51,17 @@ async def not_reported(event: InboundMessage, session: AsyncSession, directory: 
         return "not_reported"
     slot = next((s for s in slots if now <= s.deadline), slots[-1])
     data = await load_day(session, slot.report_date, slot.round)
-    missing = missing_units(directory, {r.unit_id for r in data.reports})
+    missing = missing_units(directory, registered_ids(data.reports))
+    reviewing = reviewing_ids(data.reports)
     due = f"{slot.day.month}月{slot.day.day}日{slot.deadline.hour}:{slot.deadline.minute:02d}"
     late = "，已过截止时间" if now > slot.deadline else ""
     lines = [f"本轮催报：{slot.label()}检查情况日报（{due}截止{late}）。"]
     if missing:
-        lines.append(f"未报{len(missing)}个：{'、'.join(u.name for u in missing)}")
+        lines.append(f"未报{len(missing)}个：{'、'.join(unit_label(u, reviewing) for u in missing)}")
     else:
         lines.append(f"已全部报送（{len(directory.reporting_units())}个单位）。")
     lines.append(await _in_today(session, now, slot))
     outbox.reply(event, "\n".join(lines))
-    return "not_reported"
-    slot = next((s for s in slots if now <= s.deadline), slots[-1])
-    data = await load_day(session, slot.report_date, slot.round)
-    missing = missing_units(directory, {r.unit_id for r in data.reports})
-    due = f"{slot.deadline.hour}:{slot.deadline.minute:02d}"
-    if not missing:
-        outbox.reply(event, f"{slot.label()}日报已全部报送（{len(directory.reporting_units())}个单位）。")
-    else:
-        outbox.reply(event, f"{slot.label()}日报（{due}截止）未报{len(missing)}个：{'、'.join(u.name for u in missing)}")
     return "not_reported"
 
 
@@ -131,8 +124,11 @@ def _period(args: str, now: datetime) -> tuple[date, date, str]:
     return today - timedelta(days=today.weekday()), today, "本周"
 
 
-def _may_comment(person: Person | None, domain: str) -> bool:
-    return PUBLISH.allows(person) and person is not None and ("admin" in person.roles or person.domain == domain)
+def _may_comment(person: Person | None, domain: str, directory: Directory) -> bool:
+    """That division's head, or a province-level admin (commentary speaks for the province)."""
+    if person is None or not PUBLISH.allows(person):
+        return False
+    return ("admin" in person.roles and province_wide(directory, person)) or person.domain == domain
 
 
 async def _latest_draft(session: AsyncSession, domain: str) -> Commentary | None:
@@ -141,12 +137,12 @@ async def _latest_draft(session: AsyncSession, domain: str) -> Commentary | None
 
 
 async def _draft_for(event: InboundMessage, person: Person | None, domain: str | None, verb: str, usage: str,
-                     session: AsyncSession, outbox: Outbox) -> Commentary | str:
+                     session: AsyncSession, outbox: Outbox, directory: Directory) -> Commentary | str:
     """The latest draft of a division the sender may comment on, or the outcome of telling them why not."""
     if domain is None:
         outbox.reply(event, usage)
         return "commentary_bad"
-    if not _may_comment(person, domain):
+    if not _may_comment(person, domain, directory):
         outbox.reply(event, f"只有{domain}处长可以{verb}。")
         return "commentary_denied"
     c = await _latest_draft(session, domain)
@@ -168,7 +164,7 @@ async def publish(event: InboundMessage, args: str, person: Person | None, sessi
                   app: Any) -> str:
     domain = domain_of(args)
     usage = "请写明领域，如：发布点评 危化品（可选：煤矿、非煤矿山、危化品、工贸、烟花爆竹）"
-    c = await _draft_for(event, person, domain, f"发布{domain}点评", usage, session, outbox)
+    c = await _draft_for(event, person, domain, f"发布{domain}点评", usage, session, outbox, app.directory)
     if isinstance(c, str):
         return c
     assert person is not None
@@ -181,10 +177,10 @@ async def publish(event: InboundMessage, args: str, person: Person | None, sessi
 
 @router.message(REMARK)
 async def remark(event: InboundMessage, command: str, args: str, person: Person | None, session: AsyncSession,
-                 outbox: Outbox) -> str:
+                 outbox: Outbox, directory: Directory) -> str:
     body = re.sub(r"^[^：:]*[：:]", "", args, count=1).strip() if re.search(r"[：:]", args) else ""
     domain = domain_of(args) if body else None
-    c = await _draft_for(event, person, domain, command, f"格式：{command} 危化品：内容", session, outbox)
+    c = await _draft_for(event, person, domain, command, f"格式：{command} 危化品：内容", session, outbox, directory)
     if isinstance(c, str):
         return c
     if command == "修改点评":
@@ -196,11 +192,18 @@ async def remark(event: InboundMessage, command: str, args: str, person: Person 
     return "commentary_edited"
 
 
+def _may_steer(person: Person | None, directory: Directory) -> bool:
+    """提级管理 changes every unit's reporting rounds: duty officers and province-level admins."""
+    if person is None or not RAISE.allows(person):
+        return False
+    return "duty_officer" in person.roles or ("admin" in person.roles and province_wide(directory, person))
+
+
 @router.message(RAISE)
 async def raise_level(event: InboundMessage, args: str, person: Person | None, session: AsyncSession,
-                      outbox: Outbox) -> str:
-    if not RAISE.allows(person):
-        outbox.reply(event, "只有管理员或值班员可以启动提级管理。")
+                      outbox: Outbox, directory: Directory) -> str:
+    if not _may_steer(person, directory):
+        outbox.reply(event, "只有省级管理员或值班员可以启动提级管理。")
         return "emergency_denied"
     now = event.received_at
     n = to_int((re.search(r"(\d+|[一二三四五六七八九十两]+)\s*轮", args) or [None, "5"])[1]) or 5
@@ -212,7 +215,8 @@ async def raise_level(event: InboundMessage, args: str, person: Person | None, s
     dates = [find_date(part, now) for part in re.split(r"至|到|—|-|~", args) if find_date(part, now)]
     start = dates[0] if dates else now.date()
     days = re.search(r"(\d+|[一二三四五六七八九十]+)\s*天", args)
-    end = dates[1] if len(dates) > 1 else start + timedelta(days=(to_int(days.group(1)) or 1) - 1 if days else 2)
+    span = min(max(to_int(days.group(1)) or 1, 1), 31) if days else 3  # a huge 天数 is not a date overflow
+    end = dates[1] if len(dates) > 1 else start + timedelta(days=span - 1)
     mode = EmergencyMode(start=start, end=end, rounds=rounds, reason=args, set_by=person.id, set_at=now)
     session.add(mode)
     audit(session, person.id, "emergency_on", now, start=start.isoformat(), end=end.isoformat(), rounds=rounds)
@@ -223,9 +227,10 @@ async def raise_level(event: InboundMessage, args: str, person: Person | None, s
 
 
 @router.message(LOWER)
-async def lower_level(event: InboundMessage, person: Person | None, session: AsyncSession, outbox: Outbox) -> str:
-    if not LOWER.allows(person):
-        outbox.reply(event, "只有管理员或值班员可以解除提级管理。")
+async def lower_level(event: InboundMessage, person: Person | None, session: AsyncSession, outbox: Outbox,
+                      directory: Directory) -> str:
+    if not (LOWER.allows(person) and _may_steer(person, directory)):
+        outbox.reply(event, "只有省级管理员或值班员可以解除提级管理。")
         return "emergency_denied"
     modes = (await session.exec(select(EmergencyMode).where(col(EmergencyMode.active)))).all()
     for m in modes:

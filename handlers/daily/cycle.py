@@ -14,7 +14,7 @@ from bot.once import claim
 from bot.outbox import Outbox
 from handlers.daily.commentary import DIVISIONS, draft
 from handlers.daily.consolidate import consolidated
-from handlers.daily.figures import load_day, missing_units
+from handlers.daily.figures import load_day, missing_units, registered_ids
 from handlers.daily.publish import publish_commentary, send_draft
 from handlers.daily.rounds import Slot, slots_for
 from handlers.hazards.overdue import overdue_by_city
@@ -67,7 +67,7 @@ async def _step(app: Any, key: str, when: datetime, now: datetime, action: Any, 
 
 async def _reported(session: AsyncSession, slot: Slot) -> set[str | None]:
     data = await load_day(session, slot.report_date, slot.round)
-    return {r.unit_id for r in data.reports}
+    return registered_ids(data.reports)
 
 
 async def remind(app: Any, session: AsyncSession, outbox: Outbox, slot: Slot) -> None:

@@ -9,6 +9,7 @@ from openpyxl.styles import Alignment, Font
 
 from bot.directory import Directory
 from bot.regions import PROVINCE_LEVEL
+from bot.xlsx import safe_row
 from handlers.daily.figures import DayData, Figures, by_city
 
 COLUMNS = ("检查单位", "受检单位", "检查地点", "发现的问题隐患", "检查人员", "整改情况")
@@ -36,22 +37,22 @@ def build_workbook(directory: Directory, data: DayData, missing: list[str], path
     summary = wb.active
     summary.title = "汇总"
     day = f"{data.report_date.year}年{data.report_date.month}月{data.report_date.day}日"
-    summary.append([f"全省应急管理体系直接监管检查日报表（{day}）"])
+    summary.append(safe_row([f"全省应急管理体系直接监管检查日报表（{day}）"]))
     summary.append(SUMMARY_COLUMNS)
     total = Figures()
     for city, fig in sorted(by_city(directory, data).items(), key=lambda kv: kv[0] != PROVINCE_LEVEL):
-        summary.append([city, fig.reports, fig.teams, fig.inspectors, fig.enterprises, fig.hazards, fig.rectified])
+        summary.append(safe_row([city, fig.reports, fig.teams, fig.inspectors, fig.enterprises, fig.hazards, fig.rectified]))
         total.add(fig)
-    summary.append(["合计", total.reports, total.teams, total.inspectors, total.enterprises, total.hazards, total.rectified])
-    summary.append([])
-    summary.append([f"未报送单位（{len(missing)}个）", "、".join(missing) or "无"])
+    summary.append(safe_row(["合计", total.reports, total.teams, total.inspectors, total.enterprises, total.hazards, total.rectified]))
+    summary.append(safe_row([]))
+    summary.append(safe_row([f"未报送单位（{len(missing)}个）", "、".join(missing) or "无"]))
     _style(summary, (14, 12, 10, 10, 10, 10, 10))
     for title, province in (("附表1 省本级", True), ("附表2 市县", False)):
         ws = wb.create_sheet(title)
-        ws.append([f"{title}（{day}）"])
+        ws.append(safe_row([f"{title}（{day}）"]))
         ws.append(COLUMNS)
         for row in detail_rows(directory, data, province):
-            ws.append(list(row))
+            ws.append(safe_row(row))
         _style(ws, WIDTHS)
     path.parent.mkdir(parents=True, exist_ok=True)
     wb.save(path)

@@ -10,7 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import Unit
 from bot.directory import Directory
-from models.reports import Hazard, InspectionRecord, InspectionReport
+from models.reports import NEEDS_REVIEW, Hazard, InspectionRecord, InspectionReport
 
 
 @dataclass
@@ -77,6 +77,20 @@ async def load_day(session: AsyncSession, report_date: date, round_no: int | Non
 
 def missing_units(directory: Directory, reported_unit_ids: set[str | None]) -> list[Unit]:
     return [u for u in directory.reporting_units() if u.id not in reported_unit_ids]
+
+
+def registered_ids(reports: list[InspectionReport]) -> set[str | None]:
+    """Units whose report counts as reported: a 待核对 report does not until it is re-posted readably."""
+    return {r.unit_id for r in reports if r.status != NEEDS_REVIEW}
+
+
+def reviewing_ids(reports: list[InspectionReport]) -> set[str | None]:
+    """Units whose only report is 待核对 (could not be read)."""
+    return {r.unit_id for r in reports if r.status == NEEDS_REVIEW} - registered_ids(reports)
+
+
+def unit_label(unit: Unit, reviewing: set[str | None]) -> str:
+    return unit.name + ("（待核对）" if unit.id in reviewing else "")
 
 
 def by_city(directory: Directory, data: DayData) -> dict[str, Figures]:

@@ -15,6 +15,8 @@ from bot.dispatch import Router
 from bot.dispatch.filters import Command
 from bot.events import InboundMessage
 from bot.outbox import Outbox
+from bot.scope import covers
+from bot.xlsx import safe_row
 from handlers.daily.commentary import domain_in
 from models.reports import Hazard, HazardEvent
 
@@ -23,22 +25,28 @@ CLOSE = Command("销号", usage="销号 编号 整改说明：隐患整改完成
 SHOWN = 15
 
 
-def may_close(person: Person | None, hz: Hazard) -> bool:
+def may_close(person: Person | None, hz: Hazard, directory: Directory) -> bool:
+    """The unit's reporter; the division head of its domain; an admin whose region holds it."""
     if person is None or not CLOSE.allows(person):
         return False
-    if "admin" in person.roles:
+    inside = covers(directory, person, hz.region)
+    if "admin" in person.roles and inside:
         return True
-    if "division_head" in person.roles and person.domain in (hz.domain, None):
+    if "division_head" in person.roles and person.domain in (hz.domain, None) and inside:
         return True
     return "reporter" in person.roles and person.unit is not None and person.unit == hz.unit_id
 
 
 @router.message(CLOSE)
-async def close(event: InboundMessage, args: str, person: Person | None, session: AsyncSession, outbox: Outbox) -> str:
+async def close(event: InboundMessage, args: str, person: Person | None, session: AsyncSession, outbox: Outbox,
+                directory: Directory) -> str:
     m = re.match(r"#?\s*(\d+)\s*[，,：:\s]*(.*)", args, re.S)
     if not m:
         outbox.reply(event, "格式：销号 隐患编号 整改说明，如：销号 12 已更换报警器并检定合格")
         return "close_bad"
+    if len(m.group(1)) > 9 or not m.group(1).isascii():  # beyond any id the database holds
+        outbox.reply(event, f"没有编号为 #{m.group(1)[:12]}{'…' if len(m.group(1)) > 12 else ''} 的隐患。发“隐患清单”查看编号。")
+        return "close_unknown"
     hz = await session.get(Hazard, int(m.group(1)))
     note = m.group(2).strip()
     if hz is None:
@@ -47,8 +55,8 @@ async def close(event: InboundMessage, args: str, person: Person | None, session
     if hz.status in ("closed", "superseded"):
         outbox.reply(event, f"#{hz.id} 已是{'销号' if hz.status == 'closed' else '已更正作废'}状态，无需重复操作。")
         return "close_done"
-    if not may_close(person, hz):
-        outbox.reply(event, f"#{hz.id} 属于{hz.region}，只有该单位报送员或{hz.domain}处长可以销号。")
+    if not may_close(person, hz, directory):
+        outbox.reply(event, f"#{hz.id} 属于{hz.region}，只有该单位报送员或{hz.domain or '该领域'}处长可以销号（管理员限本地区）。")
         return "close_denied"
     if len(note) < 2:
         outbox.reply(event, f"请写明整改说明，如：销号 {hz.id} 已更换报警器并检定合格")
@@ -97,8 +105,8 @@ def _write(rows: list[Hazard], path: Any) -> None:
     wb = Workbook()
     ws = wb.active
     ws.title = "未整改隐患"
-    ws.append(["编号", "地区", "企业", "领域", "隐患", "发现日期", "整改期限", "整改要求"])
+    ws.append(safe_row(["编号", "地区", "企业", "领域", "隐患", "发现日期", "整改期限", "整改要求"]))
     for h in rows:
-        ws.append([h.id, h.region, h.enterprise, h.domain, h.text, h.found_on, h.deadline, h.rectification])
+        ws.append(safe_row([h.id, h.region, h.enterprise, h.domain, h.text, h.found_on, h.deadline, h.rectification]))
     path.parent.mkdir(parents=True, exist_ok=True)
     wb.save(path)

@@ -4,10 +4,15 @@ from __future__ import annotations
 from typing import Any
 
 from bot.dispatch import Router
+from handlers.reports.bounded import Limits, prepare_report
 from handlers.reports.handlers import router
 from handlers.reports.parse import Parser
 
 
 def setup(app: Any) -> list[Router]:
     app.data["parser"] = Parser(app.regions, app.cfg, app.data["calendar"])
+    s = app.settings
+    app.data["report_limits"] = Limits(budget_s=s.parse_budget_s, max_text_chars=s.max_text_chars,
+                                       max_rows=s.max_report_rows)
+    app.data["prepare"].append(prepare_report)
     return [router]

@@ -1,8 +1,6 @@
 """Reports posted in groups or privately: parse, store, answer in one or two lines."""
 from __future__ import annotations
 
-import asyncio
-from pathlib import Path
 from typing import Any
 
 from bot.config import Config, Person
@@ -11,12 +9,13 @@ from bot.dispatch import SKIP, Router
 from bot.dispatch.filters import Command, Usage
 from bot.events import InboundMessage
 from bot.outbox import Outbox
+from bot.scope import covers, scope_name
 from bot.templates import Templates
-from bot.text import clean
 from bot.workdays import WorkCalendar
 from handlers.daily.rounds import slot_for_post, slots_for
+from handlers.reports.bounded import Limits
 from handlers.reports.ingest import Ingested, report_deadline, resolve_unit, store_report
-from handlers.reports.parse import Parser, ParseResult
+from handlers.reports.parse import ParseResult
 
 router = Router(__name__, "日报")
 
@@ -27,31 +26,14 @@ async def template(event: InboundMessage, outbox: Outbox, templates: Templates) 
     return "template"
 
 
-async def _parsed(data: dict[str, Any]) -> dict[str, Any] | bool:
-    """A filter: the message is a report (text or .xlsx attachment)."""
-    event: InboundMessage = data["event"]
-    parser: Parser = data["parser"]
-    sheet = next((a for a in event.attachments if a.name.lower().endswith((".xlsx", ".xlsm"))), None)
-    if sheet is not None:
-        try:
-            result = await asyncio.to_thread(parser.parse_xlsx, Path(sheet.path), event.text, event.received_at)
-        except Exception as exc:  # a broken workbook is the sender's problem to fix, not a crash
-            return {"parsed": None, "sheet_error": str(exc) or type(exc).__name__}
-        return {"parsed": result, "source": "xlsx"}
-    text = clean(event.text)
-    mention = "@" + data["cfg"].bot.name
-    if text.lstrip().startswith(mention):
-        text = text.lstrip()[len(mention):]
-    if len(text) < 12:
-        return False
-    result = parser.parse(text, event.received_at)
-    return {"parsed": result, "source": "text"} if result.kind == "report" else False
+def _parsed(data: dict[str, Any]) -> dict[str, Any] | bool:
+    """A filter: the message is a report (text or .xlsx), read beforehand by `bounded.prepare_report`."""
+    return data.get("report_pre") or False
 
 
 @router.message(Usage("报日报：把检查情况（文字、粘贴的表格或Excel文件）直接发到群里", roles=("reporter",)), _parsed)
 async def report(
     event: InboundMessage,
-    parsed: ParseResult | None,
     person: Person | None,
     directory: Directory,
     outbox: Outbox,
@@ -60,9 +42,19 @@ async def report(
     calendar: WorkCalendar,
     session: Any,
     raw_id: int,
+    report_limits: Limits,
+    parsed: ParseResult | None = None,
     source: str = "text",
     sheet_error: str | None = None,
+    too_long: bool = False,
+    unknown_sheet: bool = False,
 ) -> Any:
+    if too_long:
+        outbox.reply(event, report_limits.too_long())
+        return "report_too_long"
+    if unknown_sheet:
+        outbox.reply(event, templates.render("unknown_sender_report", sender=event.sender_name or event.sender_id))
+        return "report_unknown_sender"
     if parsed is None:
         outbox.reply(event, f"附件无法识别为日报表：{sheet_error}。请用六栏表格（检查单位、受检单位、检查地点、发现的问题隐患、检查人员、整改情况），第一行可为标题。")
         return "report_unreadable"
@@ -73,6 +65,10 @@ async def report(
         return "report_unknown_sender"
     parsed_report = parsed.report
     unit = resolve_unit(parsed_report, person, directory)
+    region = unit.region if unit else directory.regions.canonical(parsed_report.region)
+    if region and not covers(directory, person, region):
+        outbox.reply(event, f"您登记在{scope_name(directory, person)}，不能报送{region}的日报，请由{region}的报送员报送。")
+        return "report_denied"
     round_no = 1
     slots = await slots_for(session, event.received_at.date(), cfg, calendar)
     if slots and slots[0].emergency:
@@ -86,9 +82,26 @@ async def report(
     else:
         late = event.received_at > report_deadline(parsed_report.date, cfg, calendar)
     stored = await store_report(session, parsed_report, unit=unit, posted_by=person.id, posted_at=event.received_at,
-                                raw_id=raw_id, late=late, source=source, problems=parsed.problems, round_no=round_no)
+                                raw_id=raw_id, late=late, source=source, problems=parsed.problems, round_no=round_no,
+                                review=parsed.review)
+    if parsed.review:
+        # a wrong assurance (已登记…0家) is worse than none: say what could not be read and keep it as 待核对
+        outbox.reply(event, review_text(stored, parsed.review) + "\n" + templates.render("report_template"))
+        return "report_review"
     outbox.reply(event, reply_text(stored, parsed, late))
     return "report_corrected" if stored.corrected else "report"
+
+
+def review_text(stored: Ingested, reason: str) -> str:
+    r = stored.report
+    where = r.region or r.unit_name or "本单位"
+    return (f"{where} {r.report_date.month}月{r.report_date.day}日日报未能读全：{reason}。已暂存为待核对，"
+            f"不计入已报；请按下面模板补全后整条重发。")
+
+
+def hazard_numbers(ids: list[int]) -> str:
+    """`#1、#3`: the numbers as they are (a range would read as every number between)."""
+    return "、".join(f"#{i}" for i in ids)
 
 
 def reply_text(stored: Ingested, parsed: ParseResult, late: bool) -> str:
@@ -107,8 +120,7 @@ def reply_text(stored: Ingested, parsed: ParseResult, late: bool) -> str:
     lines = [line]
     if stored.open_ids:
         ids = stored.open_ids
-        shown = f"#{ids[0]}" if len(ids) == 1 else f"#{ids[0]}–#{ids[-1]}"
-        lines.append(f"待整改{len(ids)}处，编号{shown}；整改后发“销号 编号 说明”。")
+        lines.append(f"待整改{len(ids)}处，编号{hazard_numbers(ids)}；整改后发“销号 编号 说明”。")
     if parsed.problems:
         lines.append("请补充：" + "；".join(parsed.problems) + "。补全后整条重发即自动更正。")
     return "\n".join(lines)

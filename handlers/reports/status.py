@@ -12,7 +12,9 @@ _PENDING = re.compile(r"限期|责令|下达|要求|停产|停止|正在|待")
 _ALL = re.compile(r"均已|全部|已全部|都已")
 _CIRCLED = "①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳"
 _ITEM_REF = re.compile(r"第\s*([\d①-⑳一二三四五六七八九十、，,和及]+)\s*[项条处]|[（(](\d+)[)）]")
-_DAYS = re.compile(r"限期\s*(\d+|[一二三四五六七八九十两]+)\s*(?:个工作)?[日天]")
+_N = r"(\d+|[一二三四五六七八九十两]+)"
+_DAYS = re.compile(rf"限期\s*{_N}\s*(?:个工作)?[日天]|(?<![月\d]){_N}\s*(?:个工作)?[日天](?:内|之内|以内)"
+                   rf"|(?<![月\d]){_N}\s*(?:个工作)?[日天](?=整改|完成|整改完毕)")
 _BY_DATE = re.compile(r"(\d{1,2})\s*月\s*(\d{1,2})\s*日(?:前|之前|以前)")
 _MONTH_END = re.compile(r"本月(?:内|底|末)")
 
@@ -71,9 +73,30 @@ def deadline(text: str | None, found_on: date) -> date | None:
             return d if d >= found_on else d.replace(year=d.year + 1)
     m = _DAYS.search(text)
     if m:
-        days = to_int(m.group(1))
+        days = to_int(m.group(1) or m.group(2) or m.group(3))
         if days:
             return found_on + timedelta(days=days)
     if _MONTH_END.search(text):
         return found_on.replace(day=calendar.monthrange(found_on.year, found_on.month)[1])
     return None
+
+
+def deadlines(count: int, rect: str | None, per: list[str | None], found_on: date) -> list[date | None]:
+    """Each hazard's deadline: its own note first, then a clause naming it (`第1项责令7日内整改`), then the
+    record's general deadline (a clause naming no item)."""
+    out: list[date | None] = [None] * count
+    general: date | None = None
+    for clause in re.split(r"[，,；;。]", rect or ""):
+        refs = _refs(clause, count)
+        when = deadline(clause, found_on)
+        if when is None:
+            continue
+        if refs:
+            for i in refs:
+                out[i] = out[i] or when
+        elif general is None:
+            general = when
+    for i in range(count):
+        own = per[i] if i < len(per) else None
+        out[i] = deadline(own, found_on) or out[i] or general
+    return out

@@ -6,14 +6,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import insert, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import Person
 from bot.directory import Directory
 from bot.outbox import Outbox
-from handlers.warnings.policy import policy, schedule
+from handlers.warnings.policy import first_step_rows, policy, schedule
 from handlers.warnings.targets import Reach, reach, resolve_regions
-from models.warnings import CallRecord, Obligation, Warning
+from models.warnings import CallRecord, EscalationStep, Obligation, Warning
 
 LEVELS = {"红": "红色", "橙": "橙色", "黄": "黄色", "蓝": "蓝色"}
 _LEVEL = re.compile(r"(红|橙|黄|蓝)色?(?:预警)?")
@@ -79,47 +80,68 @@ def warning_text(w: Warning) -> str:
 
 async def activate(app: Any, session: AsyncSession, outbox: Outbox, w: Warning, now: datetime,
                    r: Reach | None = None, extra: list[Person] | None = None, attachment: str | None = None) -> int:
-    """Send the warning to every group and person, one obligation each, and schedule escalation."""
+    """Send the warning to every group and person, one obligation each, and schedule escalation.
+
+    A province is 20,000 people: obligations, call records, first steps and outbox rows go in as bulk
+    inserts of plain rows (no ORM object per person), all in the caller's transaction."""
     r = r or reach_of(app, w)
     d: Directory = app.directory
     where = {t.person.id: gid for gid, ts in r.groups.items() for t in ts}
     people = [(t.person, t.region, t.title) for t in r.targets]
+    named = {p.id for p, _, _ in people}
     for p in extra or []:
-        if all(p.id != q.id for q, _, _ in people):
+        if p.id not in named:
+            named.add(p.id)
             people.append((p, d.region_of(p) or "", "报送员"))
             g = d.region_group(d.region_of(p))
             if g is not None:
                 where.setdefault(p.id, g.id)
-    obligations = [Obligation(warning_id=w.id, person_id=p.id, region=region, title=title, sent_at=now,
-                              group_id=where.get(p.id)) for p, region, title in people]
-    session.add_all(obligations)
-    await session.flush()
+    conn = await session.connection()
+    if people:
+        await conn.execute(insert(Obligation), [
+            {"warning_id": w.id, "person_id": p.id, "region": region, "title": title, "sent_at": now,
+             "group_id": where.get(p.id), "state": "sent", "escalations": 0} for p, region, title in people])
+    ob_id: dict[str, int] = dict((await conn.execute(  # type: ignore[arg-type]
+        select(Obligation.person_id, Obligation.id).where(Obligation.warning_id == w.id))).all())
     text = warning_text(w)
     batch = app.cfg.warnings.mention_batch
     groups = dict(r.groups)
     for gid in where.values():
         groups.setdefault(gid, [])
-    for gid in groups:
-        group = d.groups[gid]
-        mentioned = [p for p, _, _ in people if where.get(p.id) == gid]
+    in_group: dict[str, list[Person]] = {gid: [] for gid in groups}
+    for p, _, _ in people:
+        gid = where.get(p.id)
+        if gid is not None:
+            in_group[gid].append(p)
+    rows: list[dict[str, Any]] = []
+    corr = f"warning:{w.id}"
+    for gid, mentioned in in_group.items():
         chunks = [mentioned[i:i + batch] for i in range(0, len(mentioned), batch)] or [[]]
         for i, chunk in enumerate(chunks):
             msg = text if i == 0 else f"（续）{w.kind}#{w.id} 请以下同志回应："
-            outbox.to_group(group, msg, mention=chunk, reason="warning", correlation_id=f"warning:{w.id}",
-                            attachment=attachment if i == 0 else None)
-    by_person = {o.person_id: o for o in obligations}
+            rows += outbox.group_rows(d.groups[gid], msg, mention=chunk, reason="warning", correlation_id=corr,
+                                      attachment=attachment if i == 0 else None)
+    records: list[dict[str, Any]] = []
+    private = text + "\n（私信回复“收到”或数字1即可）"
     for p, _, _ in people:
-        o = by_person[p.id]
-        session.add(CallRecord(warning_id=w.id, obligation_id=o.id, person_id=p.id, at=now, direction="out",
-                               channel="group", text=text))
+        o = ob_id[p.id]
+        records.append({"warning_id": w.id, "obligation_id": o, "person_id": p.id, "at": now, "direction": "out",
+                        "channel": "group", "text": text})
         if p.private_notice:
-            outbox.to_person(p, text + "\n（私信回复“收到”或数字1即可）", reason="warning", correlation_id=f"warning:{w.id}")
-            session.add(CallRecord(warning_id=w.id, obligation_id=o.id, person_id=p.id, at=now, direction="out",
-                                   channel="private", text=text))
-    session.add_all(schedule(app.cfg, w.level, w.id, [o.id for o in obligations], now))  # type: ignore[arg-type,misc]
+            rows += outbox.person_rows(p, private, reason="warning", correlation_id=corr)
+            records.append({"warning_id": w.id, "obligation_id": o, "person_id": p.id, "at": now,
+                            "direction": "out", "channel": "private", "text": text})
+    await outbox.insert_many(rows)
+    if records:
+        await conn.execute(insert(CallRecord), records)
+    steps = first_step_rows(app.cfg, w.level, w.id, list(ob_id.values()), now)  # type: ignore[arg-type]
+    if steps:
+        await conn.execute(insert(EscalationStep), steps)
+    session.add_all(schedule(app.cfg, w.level, w.id, [], now))  # type: ignore[arg-type]
     w.status = "active"
     w.activated_at = now
     w.groups = list(groups)
     session.add(w)
-    return len(obligations)
-
+    if "ack_batcher" in app.data:
+        app.data["ack_batcher"].index.watch(session)
+    return len(people)

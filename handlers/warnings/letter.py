@@ -18,6 +18,7 @@ from bot.dispatch import Router
 from bot.dispatch.filters import Command
 from bot.events import InboundMessage
 from bot.outbox import Outbox
+from bot.scope import covers, scope_name
 from handlers.daily.commentary import domain_in
 from handlers.warnings.issue import Order, activate, new_warning
 from handlers.warnings.state import SILENT_STORED
@@ -121,6 +122,10 @@ async def prompt_letter(event: InboundMessage, args: str, person: Person | None,
     if region_key is None or len(parts) < 2:
         outbox.reply(event, "格式：提示函 地区 事由，如：提示函 梨树县 危化品隐患整改不到位")
         return "letter_bad"
+    if "admin" in person.roles and not {"division_head", "duty_officer"} & set(person.roles) \
+            and not covers(app.directory, person, region_key):
+        outbox.reply(event, f"您是{scope_name(app.directory, person)}的管理员，不能向{region_key}发提示函。")
+        return "letter_denied"
     reason = parts[1].strip()
     now: datetime = event.received_at
     heads = [p for p in app.directory.people.values()

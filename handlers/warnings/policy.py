@@ -38,7 +38,18 @@ def next_obligation_step(cfg: Config, level: str, warning_id: int, obligation_id
     return None
 
 
+def first_step_rows(cfg: Config, level: str, warning_id: int, obligation_ids: list[int],
+                    start: datetime) -> list[dict]:
+    """Each obligation's first step as plain rows for one bulk insert (the plan is the same for all)."""
+    first = next_obligation_step(cfg, level, warning_id, 0, start)
+    if first is None:
+        return []
+    return [{"warning_id": warning_id, "obligation_id": o, "action": first.action, "seq": first.seq,
+             "due_at": first.due_at, "status": "pending"} for o in obligation_ids]
+
+
 def schedule(cfg: Config, level: str, warning_id: int, obligation_ids: list[int], start: datetime) -> list[EscalationStep]:
+    """The warning-level steps, plus each obligation's first step when `obligation_ids` is given."""
     steps = [s for o in obligation_ids if (s := next_obligation_step(cfg, level, warning_id, o, start)) is not None]
     last = start
     for minutes, action, seq in plan(cfg, level):

@@ -17,12 +17,23 @@ from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
 from bot.clock import TZ
 from bot.login import SESSION_TTL
-from bot.web.console import audit_page, auth, home, login, routing_page
+from bot.web.console import (
+    audit_page,
+    auth,
+    clock,
+    hazards,
+    login,
+    routing_page,
+    stats,
+    system,
+    today,
+    warnings,
+)
 
 WEB = Path(__file__).resolve().parent.parent
 TEMPLATES = WEB / "templates"
 STATIC = WEB / "static"
-PAGES: list[Any] = [login, home, routing_page, audit_page]
+PAGES: list[Any] = [login, today, warnings, hazards, stats, system, clock, routing_page, audit_page]
 NAV = [  # (label, path, roles that see it; empty = every console role)
     ("今日", "/console", ()),
     ("叫应", "/console/warnings", ()),
@@ -35,7 +46,8 @@ NAV = [  # (label, path, roles that see it; empty = every console role)
 
 
 def setup_console(bot: Any, web_app: web.Application) -> None:
-    storage = EncryptedCookieStorage(auth.session_key(bot.settings), cookie_name=auth.COOKIE,
+    secure = bot.settings.base_url().startswith("https://")  # behind TLS the cookie never travels in clear
+    storage = EncryptedCookieStorage(auth.session_key(bot.settings), cookie_name=auth.COOKIE, secure=secure,
                                      max_age=int(SESSION_TTL.total_seconds()), httponly=True, samesite="Lax")
     aiohttp_session.setup(web_app, storage)
     # the template context middleware comes before the checks so that their refusal pages render

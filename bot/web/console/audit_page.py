@@ -66,7 +66,7 @@ async def audit_home(request: web.Request) -> web.Response:
     rows = []
     for e in entries:
         edits = [routing.Edit(x["kind"], x["id"], x["before"], x["after"]) for x in (e.detail or {}).get("edits", [])
-                 if (x["kind"], x["id"]) in d.seed]
+                 if d.has(x["kind"], x["id"])]
         rows.append({
             "id": e.id, "at": e.at, "actor": actor_name(d, e.actor), "action": ACTIONS.get(e.action, "其他操作"),
             "summary": summary(d, e), "diff": view.diff(d, edits), "undone": e.id in undone,

@@ -28,6 +28,7 @@ COOKIE = "yjzd_console"
 KEY_FILE = "console_session.key"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 USER = web.RequestKey("console_user", object)
+NO_LONGER = web.RequestKey("console_no_longer", object)  # logged in, but the role that allowed it is gone
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 # /sim lets its user speak as anyone, and the downloads hold names and phone numbers.
@@ -78,6 +79,8 @@ async def current_user(request: web.Request) -> Person | None:
             live = await live_session(s, str(sid), bot.clock.now())
         person = bot.directory.people.get(live.person_id) if live else None
         user = person if may_log_in(person) else None
+        if live and user is None:
+            request[NO_LONGER] = person
     request[USER] = user
     return user
 
@@ -106,6 +109,10 @@ def refuse(request: web.Request, message: str, status: int = 403, title: str = "
 
 
 async def login_needed(request: web.Request) -> web.StreamResponse:
+    if NO_LONGER in request:  # e.g. an admin was made a plain reporter while logged in
+        person = request[NO_LONGER]
+        roles = role_names(person.roles) if person is not None else "已不在名录中"
+        return refuse(request, f"您现在的角色（{roles}）不能使用控制台。", 403, "无权访问")
     why = await why_logged_out(request)
     page = not request.headers.get("HX-Request") and "/api/" not in request.path and request.path != "/sim/events"
     if request.method == "GET" and page:

@@ -10,7 +10,7 @@ from aiohttp_session import get_session, new_session
 
 from bot.login import end_session, find_code, may_log_in, start_session, why_unusable
 from bot.web.app import APP
-from bot.web.console.auth import csrf_token, role_names
+from bot.web.console.auth import csrf_token, current_user, role_names
 from models.db import transaction
 
 ATTEMPTS = web.AppKey("console_attempts", object)
@@ -61,6 +61,8 @@ def _page(request: web.Request, *, error: str | None = None, notice: str | None 
 
 
 async def login_page(request: web.Request) -> web.Response:
+    if not request.query.get("t") and await current_user(request) is not None:
+        raise web.HTTPFound(_safe_next(request.query.get("next")))
     await csrf_token(request)  # the form's token lives in the (new) session cookie
     notice = WHY.get(request.query.get("why", ""))
     token = request.query.get("t", "")

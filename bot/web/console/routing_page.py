@@ -12,6 +12,7 @@ from sqlmodel import col, func, select
 from bot import routing
 from bot.config import DOMAINS, ROLES
 from bot.directory import Directory
+from bot.regions import PROVINCE_LEVEL
 from bot.web.app import APP
 from bot.web.console import routing_view as view
 from bot.web.console.auth import current_user, refuse, require
@@ -73,9 +74,25 @@ def preview(d: Directory, cfg: Any, level: str, regions: list[str]) -> dict[str,
     private = [f"{t.person.name}（{t.region}{t.title}）" for t in r.targets
                if not any(t in ts for ts in r.groups.values())]
     steps = "；".join(f"{s.after_min:g}分钟未应答→{STEP_NAMES.get(s.action, '其他')}" for s in lp.steps)
-    return {"level": level, "regions": "、".join(regions), "count": len(r.targets), "groups": groups,
+    return {"level": level, "regions": "全省" if len(regions) > 1 else "、".join(regions), "count": len(r.targets), "groups": groups,
             "private": private, "backups": [d.display(b) for b in r.backups], "deadline": f"{lp.deadline_min:g}",
             "steps": steps}
+
+
+PAGE_ROWS = 300  # a province has thousands of named people: filter, do not scroll
+
+
+def _city_filter(d: Directory, user: Any, wanted: str) -> str:
+    """The city whose groups and people are listed: asked for, else a city admin's own, else all (empty)."""
+    if wanted == "全部":
+        return ""
+    if wanted == PROVINCE_LEVEL or wanted in {r.key for r in d.regions.cities()}:
+        return wanted
+    return "" if routing.is_province_admin(d, user) else routing.home_city(d, user)
+
+
+def _in_city(d: Directory, city: str, region: str | None) -> bool:
+    return not city or d.city_of(region) == city
 
 
 @require("admin")
@@ -85,10 +102,17 @@ async def routing_home(request: web.Request) -> web.Response:
     user = await current_user(request)
     level = request.query.get("level", "红色")
     level = level if level in LEVELS else "红色"
-    region = d.regions.canonical(request.query.get("region", "")) or ""
-    people = sorted(d.people.values(), key=lambda p: (d.city_of(d.region_of(p)) != "省本级", d.region_of(p) or "", p.name))
+    wanted = request.query.get("region", "")
+    region = "全省" if wanted == "全省" else d.regions.canonical(wanted) or ""
+    scope = [r.key for r in d.regions.cities()] if region == "全省" else [region]
+    city = _city_filter(d, user, request.query.get("city", ""))
+    q = request.query.get("q", "").strip()
+    people = sorted((p for p in d.people.values()
+                     if _in_city(d, city, d.region_of(p)) and (not q or q in p.name)),
+                    key=lambda p: (d.city_of(d.region_of(p)) != PROVINCE_LEVEL, d.region_of(p) or "", p.name))
     groups = [{"g": g, "may": not routing.refusal(d, user, [routing.Edit("group", g.id, s, s)]),
                "ids": view.show(d, "ids", g.ids)} for g in d.cfg.groups
+              if not city or g.region is None or _in_city(d, city, g.region)
               for s in [routing.state_of(d, "group", g.id)]]
     rows = [{"p": p, "unit": (d.unit_of(p).name if d.unit_of(p) else "（无）"), "roles": view.show(d, "roles", p.roles),
              "titles": "；".join(f"{r.region}{r.title}" for r in p.responsible) or "",
@@ -96,13 +120,15 @@ async def routing_home(request: web.Request) -> web.Response:
              "superior": d.people[p.superior].name if p.superior in d.people else "",
              "ids": view.show(d, "ids", p.ids) if p.ids else "（未绑定）",
              "may": not routing.refusal(d, user, [routing.Edit("person", p.id, s, s)])}
-            for p in people for s in [routing.state_of(d, "person", p.id)]]
+            for p in people[:PAGE_ROWS] for s in [routing.state_of(d, "person", p.id)]]
     ctx = {
-        "groups": groups, "people": rows, "rooms": await unbound_rooms(bot),
+        "groups": groups, "people": rows, "people_total": len(people), "page_rows": PAGE_ROWS,
+        "rooms": await unbound_rooms(bot),
         "bindable": [x["g"] for x in groups if x["may"]],
         "levels": LEVELS, "level": level, "region": region,
-        "regions": [r.key for r in d.regions.by_key.values() if r.level != "province"],
-        "preview": preview(d, bot.cfg, level, [region]) if region else None,
+        "regions": ["全省"] + [r.key for r in d.regions.by_key.values() if r.level != "province"],
+        "cities": [PROVINCE_LEVEL] + [r.key for r in d.regions.cities()], "city": city, "q": q,
+        "preview": preview(d, bot.cfg, level, scope) if region else None,
         "notice": {"saved": "已保存。可在“审计”页查看并撤销。"}.get(request.query.get("done", "")),
         "transport_name": view.transport_name, "account_name": view.account_name,
     }
@@ -152,7 +178,7 @@ async def edit_person(request: web.Request) -> web.Response:
 
 def _changes(d: Directory, form: Any) -> tuple[str, str, dict[str, Any]] | str:
     kind, config_id = str(form.get("kind", "")), str(form.get("id", ""))
-    if kind not in routing.FIELDS or (kind, config_id) not in d.seed:
+    if kind not in routing.FIELDS or not d.has(kind, config_id):
         return "没有要修改的群或人员。"
     if form.get("changes"):
         try:

@@ -11,6 +11,7 @@ _NEGATIVE = re.compile(
     r"没收到|未收到|没有收到|收不到|没能收到|收到了吗|收到吗|收到没|收没收到|是否收到|有没有收到|请.{0,6}收到|收到后"
     r"|收到了没|都收到|收到的[^，,。]*?(?:打不开|不对|有误|是|吗)|没明白|不明白|不太明白|明白吗|了解一下"
     r"|收到的?(?:请|后)|请回复"
+    r"|收到的(?:单位|同志|人|县|区|市|各|请)|(?:不用|无需|不必|不需要)(?:再)?回复|请.{0,12}(?:转发|接龙|联系|回复|反馈)"
 )
 _QUESTION = re.compile(r"[？?]|[吗呢么]\s*$")
 _EMOJI = re.compile(r"\[[^\[\]]{1,6}\]|[\U0001F000-\U0001FAFF\u2600-\u27BF\uFE0F]")
@@ -20,6 +21,8 @@ _PREFIX = (
     r"(?:文件|通知|指令|预警|信息|消息|要求|函|提示函|部署)?"
 )
 _ACK = re.compile(rf"^{_PREFIX}[，,：:\s]*(?:{'|'.join(ACK_WORDS)})(?:[，,。！!\s~～…、]|$|[\u4e00-\u9fa5])")
+# a bare place before 收到: `长岭收到，已部署`, `伊通收到！`
+_PLACE_ACK = re.compile(r"^[\u4e00-\u9fa5]{2,8}?(?:已)?(?:收到|收悉)(?:[，,。！!\s~～…、]|$)")
 _COMMAND = re.compile(r"^(?:/|#(?!接龙)|＃(?!接龙))\S")
 
 
@@ -36,7 +39,7 @@ def is_ack(text: str) -> bool:
     if not t or _NEGATIVE.search(t) or _QUESTION.search(t):
         return False
     first_line = t.split("\n", 1)[0]
-    return bool(_ACK.match(first_line)) and len(t) <= 120
+    return bool(_ACK.match(first_line) or _PLACE_ACK.match(first_line)) and len(t) <= 120
 
 
 def strip_ack_prefix(text: str) -> str:

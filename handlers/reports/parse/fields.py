@@ -12,9 +12,11 @@ LABELS: dict[str, tuple[str, ...]] = {
                    "单位名称", "检查对象"),
     "location": ("检查地点", "检查地址", "企业地址", "地点", "地址"),
     "hazards_rect": ("问题隐患及整改情况", "问题隐患及整改", "隐患及整改情况", "问题及整改情况", "问题及整改"),
-    "hazards": ("发现的问题隐患", "发现问题隐患", "发现的隐患", "发现隐患", "发现的问题", "发现问题", "问题隐患", "存在问题",
+    "hazards": ("检查发现", "存在以下问题", "存在如下问题", "存在以下隐患", "存在以下问题隐患", "发现以下问题", "发现如下问题", "发现以下隐患",
+                "发现的问题隐患", "发现问题隐患", "发现的隐患", "发现隐患", "发现的问题", "发现问题", "问题隐患", "存在问题",
                 "存在的问题", "隐患问题", "主要问题", "隐患", "问题"),
-    "inspectors": ("检查人员", "检查人", "执法人员", "检查组成员"),
+    "inspectors": ("检查人员均为", "检查人员为", "检查人员", "检查人", "执法人员", "检查组成员", "检查组", "驻矿盯守人员", "驻矿人员", "盯守人员", "执法检查人员",
+                   "人员"),
     "rectification": ("整改情况", "整改措施", "整改落实情况", "整改结果", "处理情况", "处理意见", "整改"),
     "date": ("检查日期", "检查时间"),
     "ignore": ("检查内容", "检查方式", "序号", "备注", "检查情况"),
@@ -22,12 +24,15 @@ LABELS: dict[str, tuple[str, ...]] = {
 CORE = ("inspecting_unit", "enterprise", "location", "hazards", "inspectors", "rectification", "hazards_rect")
 _BY_NAME = {name: kind for kind, names in LABELS.items() for name in names}
 _NAMES = sorted(_BY_NAME, key=len, reverse=True)
-MARKER = r"(?:[（(]\s*[\d一二三四五六七八九十]{1,3}\s*[)）]|[\d]{1,3}\s*[、.．]|[一二三四五六七八九十]{1,3}\s*[、.．]|[①-⑳])"
+MARKER = (r"(?:[（(]\s*[\d一二三四五六七八九十]{1,3}\s*[)）]|[\d]{1,3}\s*(?:[、.．]|[)）](?!\d))|[一二三四五六七八九十]{1,3}\s*[、.．]"
+          r"|[一二三四五六七八九十]{1,2}是(?=[\u4e00-\u9fa5A-Za-z0-9])|[①-⑳])")
 _LABEL = re.compile(
-    rf"(?:(?<=^)|(?<=[\n；;。，,\s：:]))[ \t]*{MARKER}?[ \t]*"
+    rf"(?:(?<=^)|(?<=[\n；;。，,\s：:（()）])|(?<=[^\d]\.))[ \t]*{MARKER}?[ \t]*(?:(?:以上|上述)(?:各?企业|各?单位)?)?"
     rf"(?:【\s*(?P<b>{'|'.join(_NAMES)})\s*】[:：]?"
+    rf"|(?P<u>受检单位|被检单位|被检查单位|受检企业|被检企业)(?=[\u4e00-\u9fa5A-Za-z0-9])"
     rf"|(?P<c>发现(?:的)?(?:问题)?(?:隐患)?(?:问题)?\s*(?P<n>{NUM})\s*[处项条个])\s*[:：]"
     rf"|(?P<l>{'|'.join(_NAMES)})\s*[:：])"
+    rf"|【\s*(?P<b2>{'|'.join(_NAMES)})\s*】[:：]?"  # bracketed labels need no separator: `…】…【检查人员】…` on one line
 )
 
 
@@ -47,7 +52,7 @@ def find_fields(text: str) -> list[Field]:
     fields: list[Field] = []
     matches = list(_LABEL.finditer(text))
     for i, m in enumerate(matches):
-        name = m.group("b") or m.group("l")
+        name = m.group("b") or m.group("l") or m.group("u") or m.group("b2")
         kind = _BY_NAME[name] if name else "hazards"
         count = to_int(m.group("n")) if m.group("c") else None
         end = matches[i + 1].start() if i + 1 < len(matches) else len(text)

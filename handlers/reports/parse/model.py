@@ -18,6 +18,7 @@ class Record:
     inspectors: list[str] = field(default_factory=list)
     rectification: str | None = None
     hazard_rectifications: list[str | None] = field(default_factory=list)
+    hazards_blank: bool = False  # a 发现的问题隐患 field left empty
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -69,6 +70,7 @@ class ParseResult:
     kind: str
     report: Report | None = None
     problems: list[str] = field(default_factory=list)
+    review: str | None = None  # why the parse cannot be trusted (the report is kept as 待核对), else None
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -28,9 +28,11 @@ def record_from_row(row: dict[str, str]) -> Record | None:
     if not enterprise or enterprise.startswith(("合计", "总计", "小计")):
         return None
     name, site = split_enterprise(enterprise)
-    hazards, rect_inline, per = split_hazards(row.get("hazards") or row.get("hazards_rect") or "")
+    cell = row.get("hazards") if "hazards" in row else row.get("hazards_rect")
+    hazards, rect_inline, per = split_hazards(cell or "")
     rect = _cell(row.get("rectification")) or rect_inline
     return Record(
+        hazards_blank=cell is not None and not str(cell).strip(),
         enterprise=name,
         inspecting_unit=_cell(row.get("inspecting_unit")),
         location=_cell(row.get("location")) or site,

@@ -1,0 +1,132 @@
+"""Taking a message in: make any text storable, store the raw row, rebuild events from stored rows.
+
+The raw row is the promise that a message was accepted. It is committed before a transport
+acknowledges the message and before any handler runs; rows still `pending` after a crash are
+handled again (see App.recover).
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from bot.events import Attachment, InboundMessage
+from models.core import RawMessage
+from models.db import transaction
+
+# PostgreSQL's text type rejects NUL; no UTF-8 codec (SQLite's, asyncpg's) takes a lone surrogate
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
+
+
+def storable(text: str) -> tuple[str, list[str]]:
+    """The text as every database takes it, and what was changed.
+
+    NUL is dropped (an invisible control character the handlers drop anyway); a lone surrogate becomes
+    U+FFFD, as a UTF-8 decoder would write it. The raw row keeps the original bytes and the list."""
+    found: list[str] = []
+
+    def esc(m: re.Match[str]) -> str:
+        code = f"U+{ord(m.group()):04X}"
+        if code not in found:
+            found.append(code)
+        return "" if m.group() == "\x00" else "\ufffd"
+
+    return _UNSTORABLE.sub(esc, text), found
+
+
+def _clean_event(event: InboundMessage) -> tuple[InboundMessage, list[str], bytes | None]:
+    """The event with every text field storable; the escaped code points; the original text's bytes."""
+    escaped: list[str] = []
+
+    def fix(value: str) -> str:
+        new, found = storable(value)
+        escaped.extend(f for f in found if f not in escaped)
+        return new
+
+    text = fix(event.text)
+    original = event.text.encode("utf-8", "surrogatepass") if text != event.text else None
+    clean = dataclasses.replace(
+        event,
+        text=text,
+        chat_id=fix(event.chat_id),
+        sender_id=fix(event.sender_id),
+        message_id=fix(event.message_id),
+        sender_name=fix(event.sender_name) if event.sender_name else event.sender_name,
+        mentions=tuple(fix(m) for m in event.mentions),
+        quote_id=fix(event.quote_id) if event.quote_id else event.quote_id,
+        attachments=tuple(Attachment(fix(a.name), a.path, a.mime) for a in event.attachments),
+    )
+    return clean, escaped, original
+
+
+def raw_row(event: InboundMessage, directory: Any) -> tuple[RawMessage, InboundMessage]:
+    event, escaped, original = _clean_event(event)
+    meta: dict[str, Any] = {"mentions": list(event.mentions), "to_bot": event.to_bot,
+                            "sender_name": event.sender_name, "quote_id": event.quote_id}
+    if escaped:
+        meta["escaped"] = escaped  # the change is recorded; `original` keeps the bytes as received
+    row = RawMessage(
+        transport=event.transport,
+        account=event.account,
+        chat_id=event.chat_id[:128],
+        sender_id=event.sender_id[:128],
+        message_id=event.message_id[:128],
+        is_group=event.is_group,
+        sender_known=directory.person(event.transport, event.sender_id) is not None,
+        chat_known=not event.is_group or directory.group(event.transport, event.chat_id) is not None,
+        text=event.text,
+        attachments=[{"name": a.name, "path": a.path, "mime": a.mime} for a in event.attachments],
+        received_at=event.received_at,
+        meta=meta,
+        original=original,
+    )
+    return row, event
+
+
+def event_of(row: RawMessage) -> InboundMessage:
+    """The event a stored row came from, for handling it again."""
+    meta = row.meta or {}
+    return InboundMessage(
+        transport=row.transport, account=row.account, chat_id=row.chat_id, sender_id=row.sender_id,
+        message_id=row.message_id, text=row.text, received_at=row.received_at, is_group=row.is_group,
+        mentions=tuple(meta.get("mentions") or ()), to_bot=bool(meta.get("to_bot")),
+        sender_name=meta.get("sender_name"), quote_id=meta.get("quote_id"),
+        attachments=tuple(Attachment(a.get("name", ""), a.get("path", ""), a.get("mime")) for a in row.attachments),
+    )
+
+
+async def store_one(data: dict[str, Any], event: InboundMessage) -> tuple[InboundMessage, int | None]:
+    """Store one raw row; (the storable event, its id), or id None when it is a duplicate."""
+    row, event = raw_row(event, data["directory"])
+    try:
+        async with transaction(data["sessions"], urgent=True) as session:
+            session.add(row)
+            await session.flush()
+            raw_id = row.id
+    except IntegrityError:
+        return event, None
+    return event, raw_id
+
+
+async def store_many(data: dict[str, Any], events: Sequence[InboundMessage]) -> list[tuple[InboundMessage, int | None]]:
+    """Store a burst in one commit (SQLite's single writer pays one fsync, not hundreds).
+
+    A duplicate anywhere in the burst makes it fall back to one row per transaction."""
+    seen: set[tuple[str, str]] = set()
+    pairs = []
+    for e in events:
+        row, clean = raw_row(e, data["directory"])
+        key = (row.transport, row.message_id)
+        pairs.append((row if key not in seen else None, clean))
+        seen.add(key)
+    try:
+        async with transaction(data["sessions"], urgent=True) as session:
+            session.add_all([r for r, _ in pairs if r is not None])
+            await session.flush()
+            ids = [r.id if r is not None else None for r, _ in pairs]
+    except IntegrityError:
+        return [await store_one(data, e) for e in events]
+    return [(clean, raw_id) for (_, clean), raw_id in zip(pairs, ids, strict=True)]

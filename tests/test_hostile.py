@@ -1,0 +1,91 @@
+"""One message never stops the bot: bad characters, oversized texts and workbooks, numbers and dates
+out of range. Each is stored raw and answered in one clear line."""
+from __future__ import annotations
+
+import zipfile
+from datetime import date
+from pathlib import Path
+
+from aiohttp.test_utils import TestClient, TestServer
+from openpyxl import load_workbook
+from sqlmodel import select
+
+from bot.events import Attachment
+from bot.web.app import create_web
+from models.core import RawMessage
+from tests.daily_helpers import simple_report
+from tests.harness import Harness
+
+FRIDAY = date(2026, 3, 13)
+TOO_LONG = "内容过长，请分条发送或上传Excel（不超过3000行）"
+
+
+async def test_one_bad_character_never_stops_the_daily_workbook(h: Harness) -> None:
+    bad = "龙潭\uffff化工\x01有限公司\ufffe"
+    assert await h.say("g-jl", "ltq-bs", simple_report("吉林市龙潭区应急管理局", FRIDAY, enterprise=bad)) == "report"
+    assert await h.say("chuzhang", "liuql", "@应急助手 日报表 3月13日") == "daily_report"
+    msg = h.expect_sent("【3月13日日报表】")
+    cells = [c.value for row in load_workbook(msg.attachment)["附表2 市县"].iter_rows() for c in row]
+    assert "龙潭\ufffd化工有限公司\ufffd" in cells
+    client = TestClient(TestServer(create_web(h.app)))
+    await client.start_server()
+    try:
+        assert (await client.get("/reports/daily/2026-03-13.xlsx")).status == 200
+    finally:
+        await client.close()
+
+
+async def test_a_huge_text_is_stored_and_answered_in_one_line(h: Harness) -> None:
+    text = simple_report("吉林市龙潭区应急管理局", FRIDAY) * 1500  # more than 100,000 characters
+    assert await h.say("g-jl", "ltq-bs", text) == "report_too_long"
+    h.expect_sent(TOO_LONG)
+    assert await h.say("g-jl", "stranger", text) != "report_too_long"  # an unknown sender is not read at all
+    async with h.app.sessions() as s:
+        assert len((await s.exec(select(RawMessage))).all()) == 2
+
+
+def _sheet_xml(rows: int, dimension: bool) -> bytes:
+    head = b'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+    dim = b'<dimension ref="A1:F2"/>' if dimension else b""
+    body = b"".join(b'<row r="%d"><c r="A%d" t="inlineStr"><is><t>x</t></is></c></row>' % (i, i) for i in range(1, rows + 1))
+    return head + dim + b"<sheetData>" + body + b"</sheetData></worksheet>"
+
+
+def hostile_workbook(path: Path, rows: int, dimension: bool) -> Path:
+    """A real workbook whose sheet XML is replaced: many rows, and a <dimension> that lies (or none)."""
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    wb.active.append(["检查单位", "受检单位", "检查地点", "发现的问题隐患", "检查人员", "整改情况"])
+    wb.save(path)
+    with zipfile.ZipFile(path) as zin:
+        parts = {i.filename: zin.read(i) for i in zin.infolist()}
+    parts["xl/worksheets/sheet1.xml"] = _sheet_xml(rows, dimension)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zout:
+        for name, data in parts.items():
+            zout.writestr(name, data)
+    return path
+
+
+async def test_oversized_workbooks_are_refused_without_trusting_dimension(h: Harness, tmp_path: Path) -> None:
+    for i, dimension in enumerate((True, False)):
+        path = hostile_workbook(tmp_path / f"big{i}.xlsx", 100_000, dimension)
+        att = Attachment(path.name, str(path))
+        assert await h.say("g-jl", "ltq-bs", "日报", attachments=[att]) == "report_too_long"
+        h.expect_sent(TOO_LONG)
+    path = hostile_workbook(tmp_path / "x.xlsx", 100_000, False)
+    assert await h.say("g-jl", "stranger", "日报", attachments=[Attachment("x.xlsx", str(path))]) == "report_unknown_sender"
+    junk = tmp_path / "junk.xlsx"
+    junk.write_bytes(b"PK\x03\x04 not really")
+    assert await h.say("g-jl", "ltq-bs", "日报", attachments=[Attachment("junk.xlsx", str(junk))]) == "report_unreadable"
+    h.expect_sent("不是有效的 .xlsx")
+
+
+async def test_numbers_and_dates_out_of_range_get_a_clear_answer(h: Harness) -> None:
+    outcomes = {}
+    for text in ("@应急助手 销号 99999999999999999999 已整改", "@应急助手 日报表 9999年12月31日",
+                 "@应急助手 统计 9999年12月31日", "@应急助手 提级管理 3轮 99999999999天",
+                 simple_report("吉林市龙潭区应急管理局", date(9999, 12, 31)).replace("9999", "9999年")):
+        outcomes[text] = await h.say("g-jl", "shenlx" if "提级" in text else "ltq-bs", text)
+    assert "error" not in outcomes.values(), outcomes
+    assert not [m for m in h.sent if "抱歉，处理这条消息时出错了" in m.text]
