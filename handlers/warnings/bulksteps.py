@@ -58,8 +58,9 @@ async def run_bulk(app: Any, session: Any, steps: list[Any], now: datetime, toke
         worst = max(worst, late)
         w, o = warnings.get(wid), obs.get(oid)
         status = "done"
-        if w is None or w.status != "active" or o is None or o["state"] not in SILENT_STORED:
-            status = "cancelled"  # closed, or answered in time: nothing to do
+        if w is None or w.status != "active" or o is None or o["state"] not in SILENT_STORED or (
+                now >= (w.activated_at or w.issued_at) + timedelta(hours=app.cfg.warnings.expire_hours)):
+            status = "cancelled"  # closed, expired (after downtime), or answered in time: nothing to do
         else:
             if o["state"] == "sent":  # 未叫醒 stays 未叫醒 while the chase goes on
                 o["state"] = "escalated"
