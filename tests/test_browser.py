@@ -1,36 +1,21 @@
 """Drive the /sim page in a real headless Chromium (Debian's, through Playwright)."""
 from __future__ import annotations
 
-import shutil
 from collections.abc import AsyncIterator
-from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 
-from bot.app import create_app
 from bot.settings import Settings
-from bot.web.app import create_web
-from tests.services import free_port
+from tests.browser import CHROMIUM, launch, serve
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
 async def served(settings: Settings) -> AsyncIterator[str]:
-    app = create_app(settings)
-    await app.start()
-    runner = web.AppRunner(create_web(app, sim=True), shutdown_timeout=1)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
-        await app.stop()
+    async with serve(settings, sim=True) as (_, url):
+        yield url
 
 
 BOUNDARY = "xx-boundary-xx"
@@ -46,13 +31,6 @@ def _multipart(filename: str) -> bytes:
     return body.encode()
 
 
-def _launch(pw: Any) -> Any:
-    return pw.chromium.launch(
-        executable_path=CHROMIUM,
-        args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-              "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    )
-
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
 async def test_a_crafted_file_name_stays_text_live_and_in_history(served: str) -> None:
@@ -60,7 +38,7 @@ async def test_a_crafted_file_name_stays_text_live_and_in_history(served: str) -
 
     evil = "<img src=x onerror=window.__pwned=1>.xlsx"
     async with async_playwright() as pw:
-        browser = await _launch(pw)
+        browser = await launch(pw)
         try:
             page = await browser.new_page()
             await page.goto(served + "/sim")
@@ -89,7 +67,7 @@ async def test_pick_group_and_member_then_get_help(served: str) -> None:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as pw:
-        browser = await _launch(pw)
+        browser = await launch(pw)
         try:
             page = await browser.new_page()
             await page.goto(served + "/sim")

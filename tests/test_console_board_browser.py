@@ -2,39 +2,24 @@
 live (server-sent events), with no reload; the non-answerer filter follows."""
 from __future__ import annotations
 
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 
-from bot.app import App, create_app
+from bot.app import App
 from bot.settings import Settings
-from bot.web.app import create_web
+from tests.browser import CHROMIUM, launch, serve
 from tests.console_client import new_code
-from tests.services import free_port
 from tests.test_warnings import JILIN, ORDER
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")]
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
 
 
 @pytest.fixture
 async def served(settings: Settings) -> AsyncIterator[tuple[str, App]]:
-    app = create_app(settings)
-    await app.start()
-    runner = web.AppRunner(create_web(app), shutdown_timeout=1)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        yield f"http://127.0.0.1:{port}", app
-    finally:
-        await runner.cleanup()
-        await app.stop()
+    async with serve(settings) as (app, url):
+        yield url, app
 
 
 async def _issue(app: App) -> None:
@@ -51,7 +36,7 @@ async def test_board_updates_live_as_acks_arrive(served: tuple[str, App], tmp_pa
     code, _ = await new_code(app, "liwd")
     names = [app.directory.people[p].name for p in JILIN]
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = await launch(pw)
         try:
             page = await browser.new_page(locale="zh-CN")
             await page.goto(url + "/console/login")

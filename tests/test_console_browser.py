@@ -2,40 +2,25 @@
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
 
-from bot.app import App, create_app
+from bot.app import App
 from bot.login import issue_login
 from bot.settings import Settings
-from bot.web.app import create_web
 from models.db import transaction
-from tests.services import free_port
+from tests.browser import CHROMIUM, launch, serve
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")]
 
 
 @pytest.fixture
 async def served(settings: Settings) -> AsyncIterator[tuple[App, str]]:
-    app = create_app(settings)
-    await app.start()
-    runner = web.AppRunner(create_web(app), shutdown_timeout=1)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        yield app, f"http://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
-        await app.stop()
+    async with serve(settings) as (app, url):
+        yield app, url
 
 
 @pytest.fixture
@@ -43,7 +28,7 @@ async def browser() -> AsyncIterator[Any]:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as pw:
-        b = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        b = await launch(pw)
         try:
             yield b
         finally:
