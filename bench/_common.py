@@ -40,9 +40,9 @@ def backends(argv: list[str] | None = None) -> list[str]:
     return [args.db] if args.db else ["sqlite", "postgres"]
 
 
-async def on_each_backend(measure: Callable[[str | None], Awaitable[dict[str, float]]]) -> None:
+async def on_each_backend(measure: Callable[[str | None], Awaitable[dict[str, float]]]) -> dict[str, float]:
     """Run `measure(db_url)` on SQLite (None: its own scratch file) and on a throwaway PostgreSQL started the
-    way the tests start it; print one RESULT line with both, the PostgreSQL figures prefixed `pg_`."""
+    way the tests start it; return both sets of figures, the PostgreSQL ones prefixed `pg_`."""
     from tests.services import postgres
 
     out: dict[str, float] = {}
@@ -53,7 +53,7 @@ async def on_each_backend(measure: Callable[[str | None], Awaitable[dict[str, fl
             continue
         with postgres() as url:
             out.update({f"pg_{k}": v for k, v in (await measure(url)).items()})
-    print("RESULT " + figures(**out))
+    return out
 
 
 def fake_clock() -> FakeClock:

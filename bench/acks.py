@@ -12,7 +12,16 @@ import statistics
 import time
 from pathlib import Path
 
-from _common import bare_inserts, fake_clock, on_each_backend, quiet, scratch_settings, tmpdir, warn_everyone
+from _common import (
+    bare_inserts,
+    fake_clock,
+    figures,
+    on_each_backend,
+    quiet,
+    scratch_settings,
+    tmpdir,
+    warn_everyone,
+)
 from fanout import world
 
 from bot.app import create_app
@@ -60,7 +69,7 @@ async def measure(db_url: str | None) -> dict[str, float]:
 
 async def main() -> None:
     quiet()
-    await on_each_backend(measure)
+    print("RESULT " + figures(**await on_each_backend(measure)))
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from _common import fake_clock, on_each_backend, quiet, scratch_settings, tmpdir
+from _common import fake_clock, figures, on_each_backend, quiet, scratch_settings, tmpdir
 
 from bot.app import create_app
 from bot.settings import ROOT
@@ -108,7 +108,7 @@ async def measure(db_url: str | None) -> dict[str, float]:
 
 async def main() -> None:
     quiet()
-    await on_each_backend(measure)
+    print("RESULT " + figures(**await on_each_backend(measure)))
 
 
 if __name__ == "__main__":

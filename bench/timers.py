@@ -12,7 +12,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from _common import on_each_backend, quiet, scratch_settings, tmpdir, warn_everyone
+from _common import figures, on_each_backend, quiet, scratch_settings, tmpdir, warn_everyone
 from fanout import world
 from sqlalchemy import bindparam
 from sqlmodel import col, func, select, update
@@ -66,7 +66,7 @@ async def measure(db_url: str | None) -> dict[str, float]:
 
 async def main() -> None:
     quiet()
-    await on_each_backend(measure)
+    print("RESULT " + figures(**await on_each_backend(measure)))
 
 
 if __name__ == "__main__":
