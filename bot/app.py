@@ -18,11 +18,11 @@ from bot.dispatch import Dispatcher, Router
 from bot.dispatch.intake import store_many
 from bot.dispatch.middleware import DEFAULT_CHAIN, ChatLocks, MemoryDedup, RedisDedup
 from bot.events import InboundMessage
-from bot.outbox import OutboxSender
 from bot.ratelimit import MemoryLimiter, RedisLimiter
 from bot.redis_state import RedisState
 from bot.regions import RegionTree
 from bot.scheduler import Scheduler
+from bot.sender import OutboxSender
 from bot.settings import Settings
 from bot.templates import Templates
 from bot.transports.simulator import SimulatorTransport

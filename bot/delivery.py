@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import insert, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import Person
@@ -15,12 +15,19 @@ T = OutboxEntry.__table__
 
 
 async def retry_failed(session: AsyncSession, entry_id: int, now: datetime) -> bool:
-    """Put a failed row back in the queue as new (so the stale-reply rule does not drop it at once); the
-    caller audits. False if the row is not failed (already retried)."""
+    """Queue a failed row again as a new row (new rows are what the sender watches for; and the stale-reply
+    rule must not drop it at once); the old row says where it went. The caller audits. False if the row is
+    not failed (already retried)."""
     conn = await session.connection()
+    row = (await conn.execute(select(T).where(T.c.id == entry_id, T.c.status == "failed"))).mappings().first()
+    if row is None:
+        return False
+    again = {k: v for k, v in row.items() if k != "id"} | {
+        "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now, "lease_until": None,
+        "last_error": None, "sent_at": None, "transport_message_id": None}
+    new_id = (await conn.execute(insert(T).values(**again).returning(T.c.id))).scalar_one()
     result = await conn.execute(update(T).where(T.c.id == entry_id, T.c.status == "failed")
-                                .values(status="pending", attempts=0, next_attempt_at=now, created_at=now,
-                                        lease_until=None, last_error=None))
+                                .values(status="retried", last_error=f"已重新发送（编号{new_id}）"))
     return result.rowcount == 1
 
 

@@ -118,7 +118,7 @@ def install_leases(app: Any) -> Leases:
             else:
                 app.scheduler.shutdown()
         elif held and app.outbox_sender is not None:
-            app.outbox_sender.wake()
+            app.outbox_sender.reread()  # the rows of a dead holder are ours now
 
     leases.on_change(follow)
     return leases

@@ -13,7 +13,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -26,6 +26,8 @@ def make_engine(url: str) -> AsyncEngine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        commits = _COMMITS[engine.sync_engine] = [0]
+        event.listen(engine.sync_engine, "commit", lambda _conn: commits.__setitem__(0, commits[0] + 1))
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
 
@@ -92,6 +94,17 @@ def _writer_lock(factory: async_sessionmaker[AsyncSession]) -> WriterLock | None
     return lock
 
 
+_COMMITS: weakref.WeakKeyDictionary[Any, list[int]] = weakref.WeakKeyDictionary()
+
+
+def write_generation(factory: async_sessionmaker[AsyncSession]) -> int | None:
+    """How many transactions this process has committed on SQLite, where no other process writes; None on
+    PostgreSQL, where other processes write too."""
+    bind = factory.kw.get("bind")
+    counter = _COMMITS.get(bind.sync_engine) if bind is not None else None
+    return None if counter is None else counter[0]
+
+
 @asynccontextmanager
 async def transaction(factory: async_sessionmaker[AsyncSession], *, urgent: bool = False) -> AsyncIterator[AsyncSession]:
     """One unit of work: commit on success, roll back on error. `urgent`: SQLite's writer goes to it first."""
@@ -107,6 +120,25 @@ async def transaction(factory: async_sessionmaker[AsyncSession], *, urgent: bool
             except BaseException:
                 await session.rollback()
                 raise
+
+
+@asynccontextmanager
+async def core_transaction(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncConnection]:
+    """A Core connection in one transaction, without an ORM session: for the hot paths that write plain rows."""
+    lock = _writer_lock(factory)
+    async with contextlib.AsyncExitStack() as stack:
+        if lock is not None:
+            await lock.acquire()
+            stack.callback(lock.release)
+        async with factory.kw["bind"].begin() as conn:
+            yield conn
+
+
+@asynccontextmanager
+async def core_read(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncConnection]:
+    """A Core connection for reads."""
+    async with factory.kw["bind"].connect() as conn:
+        yield conn
 
 
 def alembic_config() -> AlembicConfig:

@@ -179,8 +179,11 @@ async def test_backlog_and_retry(h: Harness) -> None:
         assert not await retry_failed(s, failed.id, h.clock.now())
     await h.drain()
     h.expect_sent("我是应急助手", chat="g-jl")
-    async with h.app.sessions() as s:
-        assert (await s.get(OutboxEntry, failed.id)).status == "sent"
+    async with h.app.sessions() as s:  # the failed row says where it went; the copy went out
+        old = await s.get(OutboxEntry, failed.id)
+        assert old.status == "retried" and "已重新发送" in (old.last_error or "")
+        copy = (await s.exec(select(OutboxEntry).where(OutboxEntry.id > failed.id, OutboxEntry.text == old.text))).one()
+        assert copy.status == "sent" and copy.chat_id == old.chat_id
 
 
 async def test_demo_clock_jumps_run_what_falls_due(h: Harness) -> None:

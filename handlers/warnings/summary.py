@@ -11,7 +11,7 @@ from openpyxl import Workbook
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.outbox import Outbox
+from bot.outbox import Outbox, drop_closed
 from bot.text import percent
 from bot.xlsx import safe_row
 from handlers.warnings.state import (
@@ -147,6 +147,7 @@ async def close_warning(app: Any, session: AsyncSession, outbox: Outbox, w: Warn
     await session.flush()  # the warning row first: an escalation batch locks it before its steps (no deadlock)
     await session.exec(update(EscalationStep).where(col(EscalationStep.warning_id) == w.id,
                                                     col(EscalationStep.status) == "pending").values(status="cancelled"))
+    await drop_closed(session, w.id, closed_by)
     text = await summary_text(app, session, w) + "\n" + await evaluation_text(app, session, w)
     targets = set(w.groups) | {g.id for g in app.directory.groups_with_role("chuzhang")}
     for gid in targets:

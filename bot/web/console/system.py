@@ -78,5 +78,5 @@ async def retry(request: web.Request) -> web.StreamResponse:
         if not await retry_failed(session, entry, now):
             return refuse(request, "该消息已重新发送或不再是发送失败状态。", 409)
         audit(session, user.id, "outbox_retry", now, entry=entry)
-    bot.outbox_sender.wake()
+    bot.outbox_sender.reread()
     raise web.HTTPSeeOther("/console/system")

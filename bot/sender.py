@@ -1,0 +1,431 @@
+"""The outbox sender: delivers due rows through the transports under a per-account rate limit.
+
+- an account whose transport is down is skipped: no attempt, no token; its rows wait and go out in order;
+- each account's tokens go to the highest lane first, then by due time; one chat's rows keep their order;
+- a row is claimed under a lease (FOR UPDATE SKIP LOCKED on PostgreSQL) and only the lease holder may
+  finish it, so a row left `sending` by a dead process is sent again by exactly one other;
+- only a platform's permanent rejection fails a row; stale rows are dropped with a record.
+
+A pass costs three statements whatever the backlog: new rows since the last pass, one claim for every
+account, one write of every outcome. Each account keeps a page of its due rows between passes; the page is
+read again when rows for that account arrive, when it runs out, when a retry falls due, or after a minute.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
+
+from bot.clock import Clock
+from bot.config import OutboxConfig
+from bot.events import Mention, OutboundMessage
+from bot.outbox import REPLY_LANE, STOPS_AT_CLOSE, T, closed_reason
+from bot.transports.base import Rejected
+from models.db import core_read, core_transaction, write_generation
+from models.warnings import Warning
+
+LEASE = timedelta(seconds=120)
+REFRESH = timedelta(seconds=60)  # a page is read again at least this often (rows another process changed)
+UNSENT = ("pending", "sending")
+PAGE = 200
+_COLS = (T.c.id, T.c.lease, T.c.chat_id, T.c.lane, T.c.next_attempt_at, T.c.text, T.c.mentions, T.c.attachment, T.c.reason,
+         T.c.correlation_id, T.c.attempts, T.c.created_at)
+_SENT = (update(T).where(T.c.id == bindparam("_id"), T.c.lease == bindparam("_lease"),
+                         or_(T.c.status == "pending", T.c.status == "sending"))  # no IN: executemany
+         .values(status="sent", sent_at=bindparam("_at"), transport_message_id=bindparam("_mid"), last_error=None,
+                 lease_until=None))
+_RELEASE = (update(T).where(T.c.id == bindparam("_id"), T.c.lease == bindparam("_lease"), T.c.status == "sending")
+            .values(status="pending", lease_until=None))
+
+Account = tuple[str, str]  # (transport, account)
+Notify = Callable[[str, dict[str, Any]], Awaitable[None]]
+
+
+@dataclass
+class Page:
+    """An account's due rows as last read, in lane, due-time, id order, and the unsent ids of their chats."""
+
+    rows: deque[Any]
+    heads: dict[tuple[str, int], deque[int]]
+    full: bool  # more due rows may follow the page
+    suspect: bool = False  # SQLite: another writer came after the read; a row may have been dropped since
+    gone: set[int] = field(default_factory=set)
+
+    def is_head(self, row: Any) -> bool:
+        queue = self.heads.get((row.chat_id, row.lane))
+        return bool(queue) and queue[0] == row.id  # type: ignore[index]
+
+    def take(self, row: Any) -> None:
+        self.heads[(row.chat_id, row.lane)].popleft()
+        self.gone.add(row.id)
+
+    def trim(self) -> None:
+        while self.rows and self.rows[0].id in self.gone:
+            self.gone.discard(self.rows.popleft().id)
+
+
+@dataclass
+class Pick:
+    account: Account
+    transport: Any
+    row: Any
+    lease: int = 0
+    lease_until: datetime | None = None
+    trusted: bool = False  # SQLite: still as read, nobody else wrote since
+
+
+class OutboxSender:
+    """Delivers due rows. `deliver_due()` is one pass; `run()` loops until cancelled.
+
+    `serves(transport, account)` says which accounts this process sends for (all by default); a process
+    that holds leases on some accounts sets it."""
+
+    def __init__(self, sessions: Any, transports: Mapping[tuple[str, str], Any], limiter: Any, clock: Clock,
+                 cfg: OutboxConfig) -> None:
+        self.sessions = sessions
+        self.transports = transports
+        self.limiter = limiter
+        self.clock = clock
+        self.cfg = cfg
+        self.log = structlog.get_logger("outbox")
+        self._wake = asyncio.Event()
+        self.next_due: datetime | None = None
+        self.serves: Callable[[str, str], bool] = lambda transport, account: True
+        self.notify: Notify | None = None  # told about failed rows, for the admins
+        self._pages: dict[Account, Page | None] = {}  # None: read it again
+        self._last_id: int | None = None  # the newest row seen
+        self._notified = False
+        # SQLite only (one process, one writer lock): the write generation our pages are known to be true at
+        self._seen_gen: int | None = None
+        self._retry_at: datetime | None = None  # when a row waiting out a backoff falls due
+        self._listed_at: datetime | None = None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def reread(self) -> None:
+        """Forget every page (rows changed behind our back: a lease taken over, a failed row retried)."""
+        self._listed_at = None
+        self._wake.set()
+
+    def transport_for(self, transport: str, account: str) -> Any:
+        return self.transports.get((transport, account)) or self.transports.get((transport, "default"))
+
+    def _due(self, now: datetime) -> Any:
+        return or_(and_(T.c.status == "pending", T.c.next_attempt_at <= now),
+                   and_(T.c.status == "sending", T.c.lease_until < now))
+
+    async def deliver_due(self, batch: int = 500) -> int:
+        """One pass: every connected account's heads of chat, as far as its tokens go, claimed and sent; and
+        once more if a failure produced notices for the admins, so they hear of it at once."""
+        self._notified = False
+        sent = await self._pass(batch)
+        if self._notified:
+            sent += await self._pass(batch)
+        return sent
+
+    async def _pass(self, batch: int) -> int:
+        now = self.clock.now()
+        await self._notice_changes(now)
+        blocked: dict[str, float] = {}
+        picks: list[Pick] = []
+        more = False  # rows that may go now: a batch ran out, or a page was used up
+        for key in list(self._pages):
+            name, account = key
+            transport = self.transport_for(name, account)
+            if not self.serves(name, account) or transport is None or not getattr(transport, "online", True):
+                continue  # waits without an attempt or a token; the reconnect wakes us
+            page = self._pages[key]
+            if page is None or (page.full and not page.rows):
+                page = self._pages[key] = await self._read(key, now)
+            mine = await self._pick(key, transport, page, now, batch, blocked)
+            more = more or len(mine) >= batch
+            picks += mine
+        sent = await self._deliver(picks) if picks else 0
+        for key, page in list(self._pages.items()):
+            if page is not None:
+                page.trim()
+                if not page.rows:
+                    if page.full:
+                        more = True
+                    else:
+                        del self._pages[key]  # nothing due: listed again when rows arrive
+        if blocked:
+            self.next_due = now + timedelta(seconds=min(blocked.values()))
+        elif more:
+            self.next_due = now
+        else:
+            self.next_due = self._retry_at  # rows waiting out a backoff, if any
+        return sent
+
+    async def _notice_changes(self, now: datetime) -> None:
+        """Pages of accounts with new rows are read again; all of them after REFRESH or when a retry is due."""
+        retry_due = self._retry_at is not None and self._retry_at <= now
+        if self._last_id is None or self._listed_at is None or now - self._listed_at >= REFRESH or retry_due:
+            async with core_read(self.sessions) as conn:
+                self._last_id = (await conn.execute(select(func.max(T.c.id)))).scalar() or 0
+                accounts = (await conn.execute(select(T.c.transport, T.c.account).where(self._due(now)).distinct())).all()
+            self._pages = {(name, account): None for name, account in accounts}
+            self._listed_at, self._seen_gen = now, write_generation(self.sessions)
+            self._retry_at = await self._next_retry(now)
+            return
+        gen = write_generation(self.sessions)
+        if gen is not None and gen == self._seen_gen:
+            return  # nobody but us wrote since the last look: no new rows
+        self._seen_gen = gen
+        for page in self._pages.values():
+            if page is not None:
+                page.suspect = True
+        async with core_read(self.sessions) as conn:  # by primary key: only the rows since the last pass
+            fresh = (await conn.execute(select(T.c.id, T.c.transport, T.c.account).where(T.c.id > self._last_id)
+                                        .order_by(T.c.id))).all()
+        for row_id, name, account in fresh:
+            self._pages[(name, account)] = None
+            self._last_id = row_id
+
+    async def _read(self, key: Account, now: datetime) -> Page:
+        """The first PAGE due rows: pending ones in index order, and rows a dead sender left, merged."""
+        name, account = key
+        mine = (T.c.transport == name, T.c.account == account)
+        pending = (select(*_COLS).where(T.c.status == "pending", *mine, T.c.next_attempt_at <= now)
+                   .order_by(T.c.lane, T.c.next_attempt_at, T.c.id).limit(PAGE))
+        orphaned = select(*_COLS).where(T.c.status == "sending", *mine, T.c.lease_until < now).limit(PAGE)
+        async with core_read(self.sessions) as conn:
+            rows = list((await conn.execute(pending)).all())
+            full = len(rows) == PAGE
+            rows += (await conn.execute(orphaned)).all()
+        rows = sorted(rows, key=lambda r: (r.lane, r.next_attempt_at, r.id))[:PAGE]
+        rows = await self._drop_stale(name, account, rows, now)
+        return Page(deque(rows), await self._chat_queues(name, account, {r.chat_id for r in rows}), full)
+
+    async def _pick(self, key: Account, transport: Any, page: Page, now: datetime, batch: int,
+                    blocked: dict[str, float]) -> list[Pick]:
+        bucket = f"{key[0]}:{key[1]}"
+        picks: list[Pick] = []
+        for row in page.rows:  # the heads of their chats, as far as the tokens go
+            if len(picks) >= batch:
+                break
+            if row.id in page.gone or not page.is_head(row):
+                continue  # sent, or an earlier message of this chat and lane is still on its way
+            wait = await self.limiter.take(bucket, now)
+            if wait > 0:
+                blocked[bucket] = wait
+                break
+            page.take(row)  # the next of this chat may follow in the same pass
+            picks.append(Pick(key, transport, row, trusted=not page.suspect))
+        return picks
+
+    async def _deliver(self, picks: list[Pick]) -> int:
+        """Claim every pick at once, then send in rounds of one message per account, each round's outcomes
+        committed before the next round: a crash leaves at most one sent-but-unrecorded row per account."""
+        claims = await self._claim(picks)
+        queues: dict[Account, deque[Pick]] = {}
+        for p in picks:
+            queues.setdefault(p.account, deque()).append(p)
+        stuck: set[tuple[Account, str, int]] = set()  # chats whose earlier message did not go: the rest waits
+        offline: set[Account] = set()
+        release: list[dict[str, Any]] = []
+        sent = 0
+        while True:
+            batch: list[Pick] = []
+            for account, queue in queues.items():
+                while queue:
+                    p = queue.popleft()
+                    claim = claims.get(p.row.id)
+                    if claim is not None and (account, p.row.chat_id, p.row.lane) not in stuck and account not in offline:
+                        p.lease, p.lease_until = claim
+                        batch.append(p)
+                        break
+                    stuck.add((account, p.row.chat_id, p.row.lane))
+                    self._pages[account] = None  # taken or dropped meanwhile, or held back: read the page again
+                    await self._refund(account)
+                    if claim is not None:
+                        release.append({"_id": p.row.id, "_lease": claim[0]})
+            if not batch:
+                break
+            done: list[dict[str, Any]] = []
+            others: list[tuple[Pick, dict[str, Any], str]] = []
+            for p in batch:
+                outcome, values = await self._send(p)
+                if outcome == "sent":
+                    done.append({"_id": p.row.id, "_lease": p.lease, "_at": values["sent_at"],
+                                 "_mid": values["transport_message_id"]})
+                    continue
+                others.append((p, values, outcome))
+                stuck.add((p.account, p.row.chat_id, p.row.lane))
+                self._pages[p.account] = None
+                if outcome == "offline":
+                    offline.add(p.account)
+                    await self._refund(p.account)
+                if "next_attempt_at" in values:
+                    when = values["next_attempt_at"]
+                    self._retry_at = when if self._retry_at is None else min(self._retry_at, when)
+            await self._record(done, others)
+            sent += len(done)
+        if release:
+            async with self._write() as conn:
+                await conn.execute(_RELEASE, release)
+        return sent
+
+    async def _send(self, p: Pick) -> tuple[str, dict[str, Any]]:
+        row = p.row
+        if p.lease_until is not None and self.clock.now() >= p.lease_until:
+            self.log.warning("outbox.lease_expired_before_send", id=row.id)
+            return "lost", {}
+        name, account = p.account
+        msg = OutboundMessage(transport=name, account=account, chat_id=row.chat_id, text=row.text,
+                              mentions=tuple(Mention(m["id"], m["name"]) for m in row.mentions or ()),
+                              attachment=row.attachment)
+        try:
+            sent_id = await p.transport.send(msg)
+            return "sent", {"sent_at": self.clock.now(), "transport_message_id": sent_id}
+        except asyncio.CancelledError:
+            raise
+        except Rejected as exc:  # the platform refuses it for good: show it, let an admin retry
+            return "failed", {"status": "failed", "attempts": row.attempts + 1, "last_error": f"平台拒收：{exc}"[:500]}
+        except OSError as exc:  # connection trouble: no attempt spent, the row waits at the head of its chat
+            return "offline", {"status": "pending", "next_attempt_at": self.clock.now() + timedelta(seconds=2),
+                               "last_error": repr(exc)[:500]}
+        except Exception as exc:  # unexplained while connected: a few attempts with backoff
+            attempts = row.attempts + 1
+            failed = attempts >= self.cfg.max_attempts
+            return ("failed" if failed else "retry"), {
+                "status": "failed" if failed else "pending", "attempts": attempts,
+                "next_attempt_at": self.clock.now() + timedelta(seconds=min(300, 2 ** attempts)),
+                "last_error": repr(exc)[:500]}
+
+    async def _record(self, sent: list[dict[str, Any]], others: list[tuple[Pick, dict[str, Any], str]]) -> None:
+        """A round's outcomes in one transaction; only the lease holder's write lands."""
+        async with self._write() as conn:
+            if sent:
+                result = await conn.execute(_SENT, sent)
+                if result.rowcount not in (-1, len(sent)):
+                    self.log.warning("outbox.lease_lost", rows=len(sent) - result.rowcount)
+            for p, values, outcome in others:
+                self.log.warning("outbox.send_failed", id=p.row.id, outcome=outcome, error=values.get("last_error"))
+                if values:
+                    await conn.execute(update(T).where(T.c.id == p.row.id, T.c.lease == p.lease,
+                                                       T.c.status.in_(UNSENT)).values(lease_until=None, **values))
+        for p, values, outcome in others:
+            if outcome == "failed" and self.notify is not None and p.row.reason != "failed_notice":
+                self._notified = True
+                with contextlib.suppress(Exception):
+                    await self.notify("failed", {"id": p.row.id, "transport": p.account[0], "account": p.account[1],
+                                                 "chat_id": p.row.chat_id, "text": p.row.text,
+                                                 "error": values["last_error"]})
+
+    async def _refund(self, key: Account) -> None:
+        with contextlib.suppress(Exception):
+            await self.limiter.refund(f"{key[0]}:{key[1]}")
+
+    async def _next_retry(self, now: datetime) -> datetime | None:
+        """The earliest row waiting out a backoff (rows behind it in its chat wait for it)."""
+        async with core_read(self.sessions) as conn:
+            return (await conn.execute(select(func.min(T.c.next_attempt_at))
+                                       .where(T.c.status == "pending", T.c.next_attempt_at > now))).scalar_one_or_none()
+
+    async def _chat_queues(self, name: str, account: str, chats: set[str]) -> dict[tuple[str, int], deque[int]]:
+        """Every unsent row of these chats, per chat and lane, in id order: only the head may go."""
+        queues: dict[tuple[str, int], deque[int]] = {}
+        if not chats:
+            return queues
+        q = (select(T.c.chat_id, T.c.lane, T.c.id)
+             .where(T.c.transport == name, T.c.account == account, T.c.chat_id.in_(chats), T.c.status.in_(UNSENT))
+             .order_by(T.c.id))
+        async with core_read(self.sessions) as conn:
+            for chat_id, lane, row_id in (await conn.execute(q)).all():
+                queues.setdefault((chat_id, lane), deque()).append(row_id)
+        return queues
+
+    async def _drop_stale(self, name: str, account: str, rows: list[Any], now: datetime) -> list[Any]:
+        """A closed warning's calls and replies older than the configured age are dropped, each with a record."""
+        warning_ids = {int(r.correlation_id[8:]) for r in rows if r.reason in STOPS_AT_CLOSE
+                       and (r.correlation_id or "").startswith("warning:") and r.correlation_id[8:].isdigit()}
+        closed: dict[int, str] = {}
+        if warning_ids:
+            wt = Warning.__table__
+            async with core_read(self.sessions) as conn:
+                for wid, closed_by in (await conn.execute(
+                        select(wt.c.id, wt.c.closed_by).where(wt.c.id.in_(warning_ids),
+                                                              wt.c.status.in_(("closed", "cancelled"))))).all():
+                    closed[wid] = closed_reason(closed_by)
+        too_old = now - timedelta(minutes=self.cfg.reply_max_age_min)
+        drops: dict[int, str] = {}
+        stale_chats: dict[str, int] = {}
+        for r in rows:
+            wid = r.correlation_id[8:] if r.reason in STOPS_AT_CLOSE and r.correlation_id else ""
+            if wid.isdigit() and int(wid) in closed:
+                drops[r.id] = closed[int(wid)]
+            elif r.reason == "reply" and r.created_at < too_old:
+                drops[r.id] = f"超过{self.cfg.reply_max_age_min:g}分钟未能发出，已作废"
+                stale_chats[r.chat_id] = stale_chats.get(r.chat_id, 0) + 1
+        if not drops:
+            return rows
+        dropped = set()
+        async with core_transaction(self.sessions) as conn:  # not _write(): the notices are new rows to notice
+            for row_id, why in drops.items():
+                result = await conn.execute(update(T).where(T.c.id == row_id, self._due(now))
+                                            .values(status="dropped", last_error=why))
+                if result.rowcount == 1:
+                    dropped.add(row_id)
+            for chat_id, n in stale_chats.items():  # the notice, so that nothing is dropped silently
+                await conn.execute(insert(T).values(
+                    transport=name, account=account, chat_id=chat_id, mentions=[], reason="stale_notice",
+                    lane=REPLY_LANE, status="pending", attempts=0, lease=0, next_attempt_at=now, created_at=now,
+                    text=f"连接中断期间有{n}条回复超过{self.cfg.reply_max_age_min:g}分钟未能发出，已作废；如仍需要，请重新发送指令。"))
+        self.log.warning("outbox.dropped", account=account, rows=len(dropped), reasons=sorted(set(drops.values())))
+        return [r for r in rows if r.id not in dropped]
+
+    async def _claim(self, picks: list[Pick]) -> dict[int, tuple[int, datetime | None]]:
+        """Take the rows still due. On PostgreSQL: under a fresh lease counted from now, each with a new fencing
+        token, skipping rows another sender holds. On SQLite (one process) nobody else sends: a row is still
+        ours unless something dropped it, which only a write since our last look can have done."""
+        ids = [p.row.id for p in picks]
+        if write_generation(self.sessions) is not None:
+            claims: dict[int, tuple[int, datetime | None]] = {p.row.id: (p.row.lease, None) for p in picks if p.trusted}
+            check = [i for i in ids if i not in claims]
+            if check:
+                async with core_read(self.sessions) as conn:
+                    due = select(T.c.id, T.c.lease).where(T.c.id.in_(check), self._due(self.clock.now()))
+                    claims.update({row_id: (lease, None) for row_id, lease in (await conn.execute(due)).all()})
+            return claims
+        async with core_transaction(self.sessions) as conn:
+            at = self.clock.now()
+            which = select(T.c.id).where(T.c.id.in_(ids), self._due(at)).with_for_update(skip_locked=True)
+            result = await conn.execute(update(T).where(T.c.id.in_(which), self._due(at))
+                                        .values(status="sending", lease=T.c.lease + 1, lease_until=at + LEASE)
+                                        .returning(T.c.id, T.c.lease))
+            return {row_id: (lease, at + LEASE) for row_id, lease in result.all()}
+
+    @contextlib.asynccontextmanager
+    async def _write(self) -> AsyncIterator[Any]:
+        """Our own write transaction; on SQLite, if nobody else wrote before it, our pages stay true."""
+        before = write_generation(self.sessions)
+        async with core_transaction(self.sessions) as conn:
+            yield conn
+        after = write_generation(self.sessions)
+        if before is not None and before == self._seen_gen and after == before + 1:
+            self._seen_gen = after
+
+    async def run(self, idle_s: float = 1.0) -> None:
+        while True:
+            try:
+                await self.deliver_due()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                self.log.exception("outbox_pass_failed")
+                self.reread()
+            timeout = idle_s
+            if self.next_due is not None:
+                timeout = max(0.05, min(idle_s, (self.next_due - self.clock.now()).total_seconds()))
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
