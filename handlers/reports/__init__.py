@@ -6,6 +6,7 @@ from typing import Any
 from bot.dispatch import Router
 from handlers.reports.bounded import Limits, prepare_report
 from handlers.reports.handlers import router
+from handlers.reports.lane import ReportBatcher, report_lane
 from handlers.reports.parse import Parser
 
 
@@ -15,4 +16,6 @@ def setup(app: Any) -> list[Router]:
     app.data["report_limits"] = Limits(budget_s=s.parse_budget_s, max_text_chars=s.max_text_chars,
                                        max_rows=s.max_report_rows)
     app.data["prepare"].append(prepare_report)
+    app.data["report_batcher"] = ReportBatcher(app)
+    app.data["fast_lanes"].append(report_lane)
     return [router]

@@ -18,6 +18,7 @@ from bot.workdays import WorkCalendar
 from handlers.daily.rounds import Slot, slot_for_post
 from handlers.reports.parse import ParseResult, Report
 from handlers.reports.status import deadlines, statuses
+from models.db import insert_ids
 from models.reports import NEEDS_REVIEW, Hazard, HazardEvent, InspectionRecord, InspectionReport
 
 
@@ -137,7 +138,7 @@ async def _store_wave(conn: Any, drafts: list[Draft]) -> list[Ingested]:
             "problems": d.problems, "status": NEEDS_REVIEW if d.review else "registered",
             "review_reason": d.review[:200] if d.review else None,
             **{k: p.totals.get(k) for k in ("teams", "inspectors", "enterprises", "hazards", "rectified")}})
-    report_ids = await _insert_returning_ids(conn, InspectionReport, reports)
+    report_ids = await insert_ids(conn, InspectionReport, reports)
     replaced: dict[int, int] = {}  # old id → the report replacing it (once, should two keys find it)
     for d, rid in zip(drafts, report_ids, strict=True):
         for old in previous.get(d.key, ()):
@@ -148,7 +149,7 @@ async def _store_wave(conn: Any, drafts: list[Draft]) -> list[Ingested]:
                 "inspecting_unit": rec.inspecting_unit, "location": rec.location, "domain": rec.domain,
                 "inspectors": rec.inspectors, "rectification": rec.rectification, "hazard_count": len(rec.hazards)}
                for d, rid in zip(drafts, report_ids, strict=True) for seq, rec in enumerate(d.parsed.records, 1)]
-    record_ids = iter(await _insert_returning_ids(conn, InspectionRecord, records))
+    record_ids = iter(await insert_ids(conn, InspectionRecord, records))
     hazards: list[dict[str, Any]] = []
     owner: list[int] = []  # the draft each hazard belongs to
     for n, (d, rid) in enumerate(zip(drafts, report_ids, strict=True)):
@@ -165,7 +166,7 @@ async def _store_wave(conn: Any, drafts: list[Draft]) -> list[Ingested]:
                                 "deadline": None if done[i] else due[i], "rectification": own or rec.rectification,
                                 "created_at": d.posted_at})
                 owner.append(n)
-    hazard_ids = await _insert_returning_ids(conn, Hazard, hazards)
+    hazard_ids = await insert_ids(conn, Hazard, hazards)
     if hazards:
         await conn.execute(insert(HazardEvent), [
             {"hazard_id": hid, "at": hz["created_at"], "actor": drafts[n].posted_by, "note": hz["rectification"],
@@ -180,14 +181,6 @@ async def _store_wave(conn: Any, drafts: list[Draft]) -> list[Ingested]:
         else:
             out[n].rectified += 1
     return out
-
-
-async def _insert_returning_ids(conn: Any, table: Any, rows: list[dict[str, Any]]) -> list[int]:
-    """One multi-row INSERT … RETURNING id, ids in the order of `rows`."""
-    if not rows:
-        return []
-    result = await conn.execute(insert(table).returning(table.id, sort_by_parameter_order=True), rows)
-    return list(result.scalars())
 
 
 async def _supersede(conn: Any, new_of: dict[int, int], who: dict[int, Draft]) -> None:
