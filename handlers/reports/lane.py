@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, select, update
 
 from bot.config import Person
 from bot.dispatch.intake import raw_values, storable
@@ -30,9 +30,10 @@ from handlers.reports.handlers import reply_text, review_text
 from handlers.reports.ingest import Draft, place, resolve_unit, store_reports
 from handlers.reports.parse import ParseResult
 from handlers.reports.parse.classify import is_ack
-from handlers.warnings.ack import _QUOTE, MEASURES
+from handlers.warnings.ack import _QUOTE, MEASURES, OPEN
 from models.core import RawMessage
 from models.db import insert_ids, transaction
+from models.warnings import Obligation, Warning
 
 HANDLER = "reports.report"  # the name the normal chain records for the same handler
 
@@ -44,17 +45,26 @@ class Item:
     parsed: ParseResult | None  # None: chatter, stored as `ignored`
     raw_id: int | None  # stored already by the transport's intake: the batch sets its outcome
     done: asyncio.Future
+    answer_states: tuple[str, ...] = ()  # it reads as an answer: an obligation in these states makes it one
 
 
-def may_take(event: InboundMessage, bot_name: str) -> bool:
-    """Group text that no handler before the report one can want: not addressed to the bot, not an answer
-    to a warning (the ack filter's own tests, without its query), no quote, no attachment."""
+NOT_MINE = ()  # may_take's answer for a message this lane leaves alone
+
+
+def may_take(event: InboundMessage, bot_name: str) -> tuple[str, ...] | None:
+    """Group text that no handler before the report one can want: not addressed to the bot, no quote, no
+    attachment. None when it may be taken; for text that reads as an answer to a warning, the obligation
+    states that would make it one (the ack filter's own tests: the batch runs its query); NOT_MINE else."""
     if not event.is_group or event.attachments or event.quote_id:
-        return False
+        return NOT_MINE
     if command_text(event, bot_name) is not None:
-        return False
+        return NOT_MINE
     text = re.sub(r"^@\S+\s*", "", clean(event.text).strip()).strip()
-    return not (_QUOTE.search(text) or is_ack(text) or MEASURES.search(text))
+    if _QUOTE.search(text):
+        return NOT_MINE
+    if is_ack(text):
+        return OPEN
+    return (*OPEN, "acked", "responded") if MEASURES.search(text) else None
 
 
 class ReportBatcher:
@@ -64,9 +74,11 @@ class ReportBatcher:
         self._lock = asyncio.Lock()
         self.batches = 0
 
-    async def submit(self, item: Item) -> str | None:
-        """The outcome once committed; None: the batch failed and nothing of it was stored."""
+    def queue_item(self, item: Item) -> None:
         self.queue.append(item)
+
+    async def submit(self, item: Item) -> str | None:
+        """The outcome of a queued item once committed; None: the batch failed and nothing of it was stored."""
         async with self._lock:  # one batch at a time; whoever gets the lock commits everything queued
             if not item.done.done():
                 batch, self.queue = self.queue, []
@@ -79,6 +91,26 @@ class ReportBatcher:
                             it.done.set_result(None)
         return await item.done
 
+    async def _not_answers(self, conn: Any, batch: list[Item]) -> list[Item]:
+        """The batch without the messages that answer a warning after all (someone named in it said 收到):
+        those go down the normal chain (done with None)."""
+        asking = {it.person.id for it in batch if it.answer_states and it.person is not None}
+        if not asking:
+            return batch
+        ob, wt = Obligation.__table__, Warning.__table__
+        rows = (await conn.execute(select(ob.c.person_id, ob.c.state).join(wt, wt.c.id == ob.c.warning_id).where(
+            ob.c.person_id.in_(asking), ob.c.state.in_((*OPEN, "acked", "responded")), wt.c.status == "active"))).all()
+        states: dict[str, set[str]] = {}
+        for person_id, state in rows:
+            states.setdefault(person_id, set()).add(state)
+        keep = []
+        for it in batch:
+            if it.person is not None and states.get(it.person.id, set()) & set(it.answer_states):
+                it.done.set_result(None)
+            else:
+                keep.append(it)
+        return keep
+
     async def _commit(self, batch: list[Item]) -> None:
         app = self.app
         cfg, calendar, directory = app.cfg, app.data["calendar"], app.directory
@@ -86,6 +118,7 @@ class ReportBatcher:
         replies: list[dict[str, Any]] = []
         async with transaction(app.sessions) as session:
             conn = await session.connection()
+            batch = await self._not_answers(conn, batch)
             slots = {}
             for day in sorted({it.event.received_at.date() for it in batch}):
                 slots[day] = await slots_for(session, day, cfg, calendar)
@@ -139,8 +172,13 @@ async def report_lane(event: InboundMessage, data: dict[str, Any]) -> str | None
     directory = data["directory"]
     person = directory.person(event.transport, event.sender_id)
     raw_id = data.get("raw_id")
-    if not may_take(event, data["cfg"].bot.name):
+    answer_states = may_take(event, data["cfg"].bot.name)
+    if answer_states == NOT_MINE:
         return None
+    if answer_states and person is not None:
+        acks = data.get("ack_batcher")
+        if acks is not None and acks.index.has_open(person.id):
+            return None  # an answer to a warning: the ack lane's, or the normal chain's
     if raw_id is None and storable(event.text)[1]:
         return None  # text that needs escaping is stored by the normal chain, which records what changed
     data["person"] = person
@@ -161,12 +199,15 @@ async def report_lane(event: InboundMessage, data: dict[str, Any]) -> str | None
     dedup, key = data["dedup"], f"{event.transport}:{event.message_id}"
     if raw_id is None and not await dedup.first_time(key):
         return "duplicate"
-    item = Item(event, person, parsed, raw_id, asyncio.get_running_loop().create_future())
+    item = Item(event, person, parsed, raw_id, asyncio.get_running_loop().create_future(),
+                (answer_states or ()) if person is not None else ())
+    batcher: ReportBatcher = data["report_batcher"]
     try:
-        # in order per sender and chat (a correction follows the report it corrects); not per chat, or a
-        # group's reports could never share a commit
+        # queued in order per sender and chat (a correction follows the report it corrects; a batch keeps
+        # the order of its queue); not per chat, or a group's reports could never share a commit
         async with data["chat_locks"].get(f"{event.transport}:{event.chat_id}:{event.sender_id}"):
-            outcome = await data["report_batcher"].submit(item)
+            batcher.queue_item(item)
+        outcome = await batcher.submit(item)
     except BaseException:
         if raw_id is None:
             await dedup.release(key)
