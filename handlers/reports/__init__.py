@@ -6,11 +6,13 @@ from typing import Any
 from bot.dispatch import Router
 from handlers.reports.bounded import Limits, prepare_report
 from handlers.reports.handlers import router
-from handlers.reports.lane import ReportBatcher, report_lane
 from handlers.reports.parse import Parser
 
 
 def setup(app: Any) -> list[Router]:
+    # imported here: the lane reads the ack rules, and those read the parser of this package
+    from handlers.reports.lane import ReportBatcher, report_lane
+
     app.data["parser"] = Parser(app.regions, app.cfg, app.data["calendar"])
     s = app.settings
     app.data["report_limits"] = Limits(budget_s=s.parse_budget_s, max_text_chars=s.max_text_chars,

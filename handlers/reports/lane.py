@@ -169,9 +169,7 @@ class ReportBatcher:
 async def report_lane(event: InboundMessage, data: dict[str, Any]) -> str | None:
     """The fast lane's entry (see `bot.dispatch.middleware.fast_lanes`): the outcome when it took the
     message, None to pass it on (with the report read already, so the normal chain does not read it again)."""
-    directory = data["directory"]
-    person = directory.person(event.transport, event.sender_id)
-    raw_id = data.get("raw_id")
+    person = data["directory"].person(event.transport, event.sender_id)
     answer_states = may_take(event, data["cfg"].bot.name)
     if answer_states == NOT_MINE:
         return None
@@ -179,8 +177,36 @@ async def report_lane(event: InboundMessage, data: dict[str, Any]) -> str | None
         acks = data.get("ack_batcher")
         if acks is not None and acks.index.has_open(person.id):
             return None  # an answer to a warning: the ack lane's, or the normal chain's
-    if raw_id is None and storable(event.text)[1]:
+    if data.get("raw_id") is None and storable(event.text)[1]:
         return None  # text that needs escaping is stored by the normal chain, which records what changed
+    batcher: ReportBatcher = data["report_batcher"]
+    # read and queued in order per sender and chat (a correction follows the report it corrects, and a
+    # batch keeps the order of its queue); not per chat, or a group's reports could never share a commit
+    async with data["chat_locks"].get(f"{event.transport}:{event.chat_id}:{event.sender_id}"):
+        item = await _item(event, data, person, answer_states or ())
+        if item is None or isinstance(item, str):
+            return item
+        batcher.queue_item(item)
+    key = f"{event.transport}:{event.message_id}"
+    try:
+        outcome = await batcher.submit(item)
+    except BaseException:
+        if item.raw_id is None:
+            await data["dedup"].release(key)
+        raise
+    if outcome is None:
+        if item.raw_id is None:
+            await data["dedup"].release(key)  # the normal chain takes it, de-duplication included
+        return None
+    if item.parsed is not None:
+        data["handler"] = HANDLER
+    return outcome
+
+
+async def _item(event: InboundMessage, data: dict[str, Any], person: Person | None,
+                answer_states: tuple[str, ...]) -> Item | str | None:
+    """The message read: an item for the batch, 'duplicate', or None for the normal chain."""
+    directory = data["directory"]
     data["person"] = person
     await prepare_report(event, data)
     pre = data.setdefault("report_pre", {})  # read once: the normal chain's prepare step keeps this
@@ -190,32 +216,15 @@ async def report_lane(event: InboundMessage, data: dict[str, Any]) -> str | None
     if parsed is not None and parsed.report is None:
         parsed = None  # no report after all: nothing wants it
     if parsed is not None:
+        assert parsed.report is not None
         if person is None:
             return None  # told to register first, by the normal chain
         unit = resolve_unit(parsed.report, person, directory)
         region = unit.region if unit else directory.regions.canonical(parsed.report.region)
         if region and not covers(directory, person, region):
             return None  # refused (and audited) by the normal chain
-    dedup, key = data["dedup"], f"{event.transport}:{event.message_id}"
-    if raw_id is None and not await dedup.first_time(key):
+    raw_id = data.get("raw_id")
+    if raw_id is None and not await data["dedup"].first_time(f"{event.transport}:{event.message_id}"):
         return "duplicate"
-    item = Item(event, person, parsed, raw_id, asyncio.get_running_loop().create_future(),
-                (answer_states or ()) if person is not None else ())
-    batcher: ReportBatcher = data["report_batcher"]
-    try:
-        # queued in order per sender and chat (a correction follows the report it corrects; a batch keeps
-        # the order of its queue); not per chat, or a group's reports could never share a commit
-        async with data["chat_locks"].get(f"{event.transport}:{event.chat_id}:{event.sender_id}"):
-            batcher.queue_item(item)
-        outcome = await batcher.submit(item)
-    except BaseException:
-        if raw_id is None:
-            await dedup.release(key)
-        raise
-    if outcome is None:
-        if raw_id is None:
-            await dedup.release(key)  # the normal chain takes it, de-duplication included
-        return None
-    if parsed is not None:
-        data["handler"] = HANDLER
-    return outcome
+    return Item(event, person, parsed, raw_id, asyncio.get_running_loop().create_future(),
+                answer_states if person is not None else ())
