@@ -98,53 +98,47 @@ async def store_report(session: AsyncSession, parsed: Report, *, unit: Unit | No
 
 async def store_reports(conn: Any, drafts: list[Draft]) -> list[Ingested]:
     """Store reports in the caller's transaction with a few bulk statements for all of them: the reports,
-    their records, one row per hazard and its first event; a report replaces the active one of its unit,
-    day and round (its hazards are superseded). Several reports of one key go in order, each replacing
-    the one before."""
-    out: list[Ingested | None] = [None] * len(drafts)
-    waves: list[list[int]] = []
-    seen: dict[Any, int] = {}
-    for n, d in enumerate(drafts):
-        k = seen[d.key] = seen.get(d.key, -1) + 1
-        if k == len(waves):
-            waves.append([])
-        waves[k].append(n)
-    for wave in waves:
-        for n, stored in zip(wave, await _store_wave(conn, [drafts[n] for n in wave]), strict=True):
-            out[n] = stored
-    return [o for o in out if o is not None]
-
-
-async def _store_wave(conn: Any, drafts: list[Draft]) -> list[Ingested]:
-    """Drafts with distinct keys."""
+    their records, one row per hazard and its first event. A report replaces the active one of its unit,
+    day and round (its hazards are superseded); several of one key in `drafts` replace each other in turn,
+    as if they had come one by one."""
+    if not drafts:
+        return []
     R = InspectionReport.__table__
+    keys = list(dict.fromkeys(d.key for d in drafts))
     conds = [and_(R.c.unit_id == k[1] if k[0] == "unit" else R.c.region == k[1], R.c.report_date == k[2],
-                  R.c.round == k[3]) for k in (d.key for d in drafts)]
+                  R.c.round == k[3]) for k in keys]
     previous: dict[Any, list[int]] = {}
-    if conds:
-        rows = (await conn.execute(select(R.c.id, R.c.unit_id, R.c.region, R.c.report_date, R.c.round)
-                                   .where(R.c.active, or_(*conds)))).all()
-        for r in rows:
-            for k in (("unit", r.unit_id, r.report_date, r.round), ("region", r.region, r.report_date, r.round)):
-                previous.setdefault(k, []).append(r.id)
-    reports = []
+    rows = (await conn.execute(select(R.c.id, R.c.unit_id, R.c.region, R.c.report_date, R.c.round)
+                               .where(R.c.active, or_(*conds)))).all()
+    for r in rows:
+        for k in (("unit", r.unit_id, r.report_date, r.round), ("region", r.region, r.report_date, r.round)):
+            previous.setdefault(k, []).append(r.id)
+    seen: set[Any] = set()
+    corrected = []
     for d in drafts:
+        corrected.append(d.key in seen or bool(previous.get(d.key)))
+        seen.add(d.key)
+    reports = []
+    for d, fixed in zip(drafts, corrected, strict=True):
         p, unit = d.parsed, d.unit
         reports.append({
             "unit_id": unit.id if unit else None, "unit_name": p.unit or (unit.name if unit else None),
             "region": d.region, "report_date": p.date, "round": d.round_no, "posted_by": d.posted_by,
             "posted_at": d.posted_at, "raw_message_id": d.raw_id, "source": d.source, "late": d.late,
-            "corrected": bool(previous.get(d.key)), "active": True, "superseded_by": None,
+            "corrected": fixed, "active": True, "superseded_by": None,
             "problems": d.problems, "status": NEEDS_REVIEW if d.review else "registered",
             "review_reason": d.review[:200] if d.review else None,
             **{k: p.totals.get(k) for k in ("teams", "inspectors", "enterprises", "hazards", "rectified")}})
     report_ids = await insert_ids(conn, InspectionReport, reports)
     replaced: dict[int, int] = {}  # old id → the report replacing it (once, should two keys find it)
+    last: dict[Any, int] = {}
     for d, rid in zip(drafts, report_ids, strict=True):
-        for old in previous.get(d.key, ()):
-            replaced.setdefault(old, rid)
-    if replaced:
-        await _supersede(conn, replaced, {rid: d for d, rid in zip(drafts, report_ids, strict=True)})
+        if d.key in last:
+            replaced[last[d.key]] = rid
+        else:
+            for old in previous.get(d.key, ()):
+                replaced.setdefault(old, rid)
+        last[d.key] = rid
     records = [{"report_id": rid, "seq": seq, "enterprise": rec.enterprise[:200],
                 "inspecting_unit": rec.inspecting_unit, "location": rec.location, "domain": rec.domain,
                 "inspectors": rec.inspectors, "rectification": rec.rectification, "hazard_count": len(rec.hazards)}
@@ -172,8 +166,9 @@ async def _store_wave(conn: Any, drafts: list[Draft]) -> list[Ingested]:
             {"hazard_id": hid, "at": hz["created_at"], "actor": drafts[n].posted_by, "note": hz["rectification"],
              "action": "found" if hz["status"] == "open" else "rectified"}
             for hid, hz, n in zip(hazard_ids, hazards, owner, strict=True)])
-    out = [Ingested(SimpleNamespace(id=rid, **reports[n]), bool(previous.get(d.key)), [], 0, 0)
-           for n, (d, rid) in enumerate(zip(drafts, report_ids, strict=True))]
+    if replaced:  # after the new hazards: a report replaced in this same batch has its hazards superseded too
+        await _supersede(conn, replaced, {rid: d for d, rid in zip(drafts, report_ids, strict=True)})
+    out = [Ingested(SimpleNamespace(id=rid, **reports[n]), corrected[n], [], 0, 0) for n, rid in enumerate(report_ids)]
     for hid, hz, n in zip(hazard_ids, hazards, owner, strict=True):
         out[n].hazards += 1
         if hz["status"] == "open":
