@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import and_, bindparam, insert, or_, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlmodel import col
 from sqlmodel import select as model_select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -104,12 +104,12 @@ async def store_reports(conn: Any, drafts: list[Draft]) -> list[Ingested]:
     if not drafts:
         return []
     R = InspectionReport.__table__
-    keys = list(dict.fromkeys(d.key for d in drafts))
-    conds = [and_(R.c.unit_id == k[1] if k[0] == "unit" else R.c.region == k[1], R.c.report_date == k[2],
-                  R.c.round == k[3]) for k in keys]
-    previous: dict[Any, list[int]] = {}
+    # every active report of those days (a few hundred at most), matched to the keys here: one statement
+    # whatever the batch, compiled once
     rows = (await conn.execute(select(R.c.id, R.c.unit_id, R.c.region, R.c.report_date, R.c.round)
-                               .where(R.c.active, or_(*conds)))).all()
+                               .where(R.c.active, R.c.report_date.in_(bindparam("days", expanding=True))),
+                               {"days": sorted({d.parsed.date for d in drafts})})).all()
+    previous: dict[Any, list[int]] = {}
     for r in rows:
         for k in (("unit", r.unit_id, r.report_date, r.round), ("region", r.region, r.report_date, r.round)):
             previous.setdefault(k, []).append(r.id)
@@ -183,13 +183,15 @@ async def _supersede(conn: Any, new_of: dict[int, int], who: dict[int, Draft]) -
     R, H = InspectionReport.__table__, Hazard.__table__
     await conn.execute(update(R).where(R.c.id == bindparam("old")).values(active=False, superseded_by=bindparam("new")),
                        [{"old": old, "new": new} for old, new in new_of.items()])
-    olds = list(new_of)
-    ids = (await conn.execute(select(H.c.id, H.c.report_id).where(H.c.report_id.in_(olds)))).all()
+    olds = {"olds": list(new_of)}
+    ids = (await conn.execute(select(H.c.id, H.c.report_id).where(H.c.report_id.in_(bindparam("olds", expanding=True))),
+                              olds)).all()
     if ids:
         await conn.execute(insert(HazardEvent), [
             {"hazard_id": hid, "at": who[new_of[old]].posted_at, "actor": who[new_of[old]].posted_by,
              "action": "superseded", "note": f"被第{new_of[old]}号报告更正"} for hid, old in ids])
-    await conn.execute(update(H).where(H.c.report_id.in_(olds)).values(status="superseded"))
+    await conn.execute(update(H).where(H.c.report_id.in_(bindparam("olds", expanding=True))).values(status="superseded"),
+                       olds)
 
 
 async def reports_to_review(session: AsyncSession, since: date | None = None) -> list[InspectionReport]:

@@ -99,7 +99,8 @@ class ReportBatcher:
             return batch
         ob, wt = Obligation.__table__, Warning.__table__
         rows = (await conn.execute(select(ob.c.person_id, ob.c.state).join(wt, wt.c.id == ob.c.warning_id).where(
-            ob.c.person_id.in_(asking), ob.c.state.in_((*OPEN, "acked", "responded")), wt.c.status == "active"))).all()
+            ob.c.person_id.in_(bindparam("people", expanding=True)), ob.c.state.in_((*OPEN, "acked", "responded")),
+            wt.c.status == "active"), {"people": sorted(asking)})).all()
         states: dict[str, set[str]] = {}
         for person_id, state in rows:
             states.setdefault(person_id, set()).add(state)
