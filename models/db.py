@@ -123,22 +123,21 @@ async def transaction(factory: async_sessionmaker[AsyncSession], *, urgent: bool
 
 
 @asynccontextmanager
-async def core_transaction(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncConnection]:
-    """A Core connection in one transaction, without an ORM session: for the hot paths that write plain rows."""
+async def committing(factory: async_sessionmaker[AsyncSession], conn: AsyncConnection) -> AsyncIterator[AsyncConnection]:
+    """A write on an open Core connection (no ORM session: the hot paths write plain rows), committed at the
+    end and rolled back on error; under SQLite's writer lock."""
     lock = _writer_lock(factory)
-    async with contextlib.AsyncExitStack() as stack:
-        if lock is not None:
-            await lock.acquire()
-            stack.callback(lock.release)
-        async with factory.kw["bind"].begin() as conn:
-            yield conn
-
-
-@asynccontextmanager
-async def core_read(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncConnection]:
-    """A Core connection for reads."""
-    async with factory.kw["bind"].connect() as conn:
+    if lock is not None:
+        await lock.acquire()
+    try:
         yield conn
+        await conn.commit()
+    except BaseException:
+        await conn.rollback()
+        raise
+    finally:
+        if lock is not None:
+            lock.release()
 
 
 def alembic_config() -> AlembicConfig:
