@@ -28,7 +28,7 @@ from bot.config import OutboxConfig
 from bot.events import Mention, OutboundMessage
 from bot.outbox import REPLY_LANE, STOPS_AT_CLOSE, T, closed_reason
 from bot.transports.base import Rejected
-from models.db import committing, write_generation
+from models.db import commit_count, committing
 from models.warnings import Warning
 
 LEASE = timedelta(seconds=120)
@@ -123,8 +123,11 @@ class OutboxSender:
         self._last_id: int | None = None  # the newest row seen
         self._notified = False
         self._c: Any = None  # the sender's own connection
-        # SQLite only (one process, one writer lock): the write generation our pages are known to be true at
-        self._seen_gen: int | None = None
+        # the commit count of this process at which our pages were last known current; on SQLite (one process)
+        # no commit since means nothing changed, on PostgreSQL also no `outbox_news` from another process
+        self._seen_gen = -1
+        self._news = True
+        self._listening = False
         self._retry_at: datetime | None = None  # when a row waiting out a backoff falls due
         self._listed_at: datetime | None = None
 
@@ -147,6 +150,7 @@ class OutboxSender:
         self._notified = False
         if self._c is None:
             self._c = await self.sessions.kw["bind"].connect()
+            await self._listen()
         try:
             sent = await self._pass(batch)
             if self._notified:
@@ -162,17 +166,38 @@ class OutboxSender:
         conn, self._c = self._c, None
         if conn is not None:
             with contextlib.suppress(Exception):
+                if self._listening:
+                    raw = await conn.get_raw_connection()
+                    await raw.driver_connection.remove_listener("outbox_news", self._on_news)
+            with contextlib.suppress(Exception):
                 await conn.close()
+        self._listening, self._news = False, True
+
+    @property
+    def _sqlite(self) -> bool:
+        return bool(self.sessions.kw["bind"].dialect.name == "sqlite")
+
+    async def _listen(self) -> None:
+        """On PostgreSQL, hear of rows other processes insert (a trigger notifies `outbox_news`)."""
+        if self._sqlite:
+            return
+        raw = await self._c.get_raw_connection()
+        await raw.driver_connection.add_listener("outbox_news", self._on_news)
+        self._listening, self._news = True, True
+
+    def _on_news(self, *_args: Any) -> None:
+        self._news = True
+        self._wake.set()
 
     @contextlib.asynccontextmanager
     async def _write(self, own: bool = True) -> AsyncIterator[Any]:
         """A write on the pass's connection, committed at the end. `own`: rows we wrote are not news to us,
         so on SQLite, if nobody else wrote before it, our pages stay true."""
-        before = write_generation(self.sessions)
+        before = commit_count(self.sessions)
         async with committing(self.sessions, self._c) as conn:
             yield conn
-        after = write_generation(self.sessions)
-        if own and before is not None and before == self._seen_gen and after == before + 1:
+        after = commit_count(self.sessions)
+        if own and before == self._seen_gen and after == before + 1:
             self._seen_gen = after
 
     async def _pass(self, batch: int) -> int:
@@ -215,16 +240,17 @@ class OutboxSender:
         retry_due = self._retry_at is not None and self._retry_at <= now
         if self._last_id is None or self._listed_at is None or now - self._listed_at >= REFRESH or retry_due:
             conn = self._c
+            self._seen_gen, self._news = commit_count(self.sessions), False  # news from now on counts
             self._last_id = (await conn.execute(select(func.max(T.c.id)))).scalar() or 0
             accounts = (await conn.execute(select(T.c.transport, T.c.account).where(_due(now)).distinct())).all()
             self._pages = {(name, account): None for name, account in accounts}
-            self._listed_at, self._seen_gen = now, write_generation(self.sessions)
+            self._listed_at = now
             self._retry_at = await self._next_retry(now)
             return
-        gen = write_generation(self.sessions)
-        if gen is not None and gen == self._seen_gen:
+        gen = commit_count(self.sessions)
+        if gen == self._seen_gen and (self._sqlite or (self._listening and not self._news)):
             return  # nobody but us wrote since the last look: no new rows
-        self._seen_gen = gen
+        self._seen_gen, self._news = gen, False
         for page in self._pages.values():
             if page is not None:
                 page.suspect = True
@@ -441,7 +467,7 @@ class OutboxSender:
         ours unless something dropped it, which only a write since our last look can have done."""
         ids = [p.row.id for p in picks]
         at = self.clock.now()
-        if write_generation(self.sessions) is not None:
+        if self._sqlite:
             claims: dict[int, tuple[int, datetime | None]] = {p.row.id: (p.row.lease, None) for p in picks if p.trusted}
             check = [i for i in ids if i not in claims]
             if check:

@@ -26,10 +26,11 @@ def make_engine(url: str) -> AsyncEngine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        commits = _COMMITS[engine.sync_engine] = [0]
-        event.listen(engine.sync_engine, "commit", lambda _conn: commits.__setitem__(0, commits[0] + 1))
-        return engine
-    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    else:
+        engine = create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    commits = _COMMITS[engine.sync_engine] = [0]
+    event.listen(engine.sync_engine, "commit", lambda _conn: commits.__setitem__(0, commits[0] + 1))
+    return engine
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -97,12 +98,18 @@ def _writer_lock(factory: async_sessionmaker[AsyncSession]) -> WriterLock | None
 _COMMITS: weakref.WeakKeyDictionary[Any, list[int]] = weakref.WeakKeyDictionary()
 
 
+def commit_count(factory: async_sessionmaker[AsyncSession]) -> int:
+    """How many transactions this process has committed."""
+    bind = factory.kw.get("bind")
+    counter = _COMMITS.get(bind.sync_engine) if bind is not None else None
+    return -1 if counter is None else counter[0]
+
+
 def write_generation(factory: async_sessionmaker[AsyncSession]) -> int | None:
     """How many transactions this process has committed on SQLite, where no other process writes; None on
     PostgreSQL, where other processes write too."""
     bind = factory.kw.get("bind")
-    counter = _COMMITS.get(bind.sync_engine) if bind is not None else None
-    return None if counter is None else counter[0]
+    return commit_count(factory) if bind is not None and bind.dialect.name == "sqlite" else None
 
 
 @asynccontextmanager
