@@ -33,6 +33,20 @@ class RawMessage(SQLModel, table=True):
     original: bytes | None = Field(default=None, sa_type=LargeBinary, nullable=True)  # the bytes as received
 
 
+class RawText(SQLModel, table=True):
+    """A long inbound text in parts, each written in its own short transaction before the raw row that names
+    it (`meta["body"]`): SQLite has one writer, and a megabyte in the raw row would hold it for the insert and
+    again for every later update of the row (its outcome), which rewrites the whole record."""
+    __tablename__ = "raw_texts"
+    __table_args__ = (UniqueConstraint("body", "seq", name="uq_raw_text_part"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    body: str = Field(max_length=32)
+    seq: int
+    text: str = ""
+    original: bytes | None = Field(default=None, sa_type=LargeBinary, nullable=True)  # the same part as received
+
+
 class OutboxEntry(SQLModel, table=True):
     __tablename__ = "outbox"
     __table_args__ = (
