@@ -5,14 +5,14 @@ they did. Obligations and escalation steps lose their warning_id index, which th
 already starts with. The sender listens on `outbox_news` instead of asking for new rows on every pass.
 
 Revision ID: d1e2f3a4b5c6
-Revises: c9a1e5d0b7f3
+Revises: d2b7c4e1a9f0
 Create Date: 2026-11-23 09:20:00
 """
 from alembic import op
 
 
 revision = 'd1e2f3a4b5c6'
-down_revision = 'c9a1e5d0b7f3'
+down_revision = 'd2b7c4e1a9f0'
 branch_labels = None
 depends_on = None
 
