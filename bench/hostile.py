@@ -28,6 +28,7 @@ from bot.settings import ROOT
 
 ACKS = int(os.environ.get("BENCH_ACKS", "2000"))
 IN_FLIGHT = 32
+HOSTILE = os.environ.get("BENCH_HOSTILE", "1") != "0"  # 0: the same burst without the hostile stream, to compare
 TOKEN = "bench-token"
 HEADER = ["检查单位", "受检单位", "检查地点", "发现的问题隐患", "检查人员", "整改情况"]
 
@@ -135,7 +136,7 @@ async def main() -> None:
 
                 async def keep_sending_hostile() -> None:
                     n = 0
-                    while not acks_done.is_set():
+                    while HOSTILE and not acks_done.is_set():
                         n += 1
                         t = time.perf_counter()
                         if n % 2:

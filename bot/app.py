@@ -15,7 +15,7 @@ from bot.config import Config, load_config
 from bot.delivery import notify_failed
 from bot.directory import Directory
 from bot.dispatch import Dispatcher, Router
-from bot.dispatch.intake import store_many
+from bot.dispatch.intake import LONG_TEXT, store_many
 from bot.dispatch.middleware import DEFAULT_CHAIN, ChatLocks, MemoryDedup, RedisDedup
 from bot.events import InboundMessage
 from bot.ratelimit import MemoryLimiter, RedisLimiter
@@ -122,15 +122,18 @@ class App:
     async def _consume(self, transport: Any) -> None:
         """Read the transport's events; store each burst in one commit, acknowledge, then hand it to the workers."""
         inbox: asyncio.Queue[InboundMessage] = asyncio.Queue()
+        long_inbox: asyncio.Queue[InboundMessage] = asyncio.Queue()
         self.spawn(self._intake(transport, inbox), f"intake:{transport.name}:{transport.account}")
+        self.spawn(self._intake(transport, long_inbox, most=1), f"intake-long:{transport.name}:{transport.account}")
         async for event in transport.events():
-            inbox.put_nowait(event)
+            # a long text is stored in parts (many short transactions): on its own, the others do not wait
+            (long_inbox if len(event.text) > LONG_TEXT else inbox).put_nowait(event)
 
-    async def _intake(self, transport: Any, inbox: asyncio.Queue[InboundMessage]) -> None:
+    async def _intake(self, transport: Any, inbox: asyncio.Queue[InboundMessage], most: int = 500) -> None:
         acked = getattr(transport, "accepted", None)
         while True:
             batch = [await inbox.get()]
-            while not inbox.empty() and len(batch) < 500:
+            while not inbox.empty() and len(batch) < most:
                 batch.append(inbox.get_nowait())
             try:
                 stored = await store_many(self.data, batch)
@@ -173,7 +176,7 @@ class App:
 
         from sqlmodel import col, select
 
-        from bot.dispatch.intake import event_of
+        from bot.dispatch.intake import event_of, full_texts
         from models.core import RawMessage
 
         cutoff = self.clock.now() - timedelta(seconds=older_than_s)
@@ -182,15 +185,16 @@ class App:
                 select(RawMessage).where(col(RawMessage.outcome) == "pending", col(RawMessage.received_at) <= cutoff)
                 .order_by(col(RawMessage.id)).limit(RECOVER_BATCH)
             )).all()
+            texts = await full_texts(session, rows)
         rows = [r for r in rows if r.id not in self._inflight]
         if rows:
             self.log.warning("recovering_pending", messages=len(rows))
         for row in rows:
             assert row.id is not None
             if self._work is not None:
-                self._queue_work(event_of(row), row.id)
+                self._queue_work(event_of(row, texts.get(row.id)), row.id)
             else:
-                await self.dispatcher.feed(event_of(row), raw_id=row.id)  # type: ignore[union-attr]
+                await self.dispatcher.feed(event_of(row, texts.get(row.id)), raw_id=row.id)  # type: ignore[union-attr]
         return len(rows)
 
     async def _recover_every(self, seconds: float) -> None:
@@ -209,6 +213,8 @@ class App:
         for task in list(self.tasks):
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
+        if self.outbox_sender is not None:
+            await self.outbox_sender.close()
         for t in self.transports.values():
             await t.stop()
         self.parse_pool.shutdown(wait=False, cancel_futures=True)

@@ -1,6 +1,7 @@
 """Small text helpers shared by the transports and handlers."""
 from __future__ import annotations
 
+import functools
 import re
 
 from bot.events import InboundMessage
@@ -16,17 +17,23 @@ def clean(text: str) -> str:
 
 def command_text(event: InboundMessage, bot_name: str) -> str | None:
     """The command part if the message is addressed to the bot, else None."""
-    text = clean(event.text).strip(SPACES + "\n")
+    return _command_text(event.text, bot_name, event.to_bot, event.is_group)
+
+
+@functools.lru_cache(maxsize=16)
+def _command_text(raw: str, bot_name: str, to_bot: bool, is_group: bool) -> str | None:
+    """Remembered for the last few texts: every Command filter asks, and a long text is cleaned once."""
+    text = clean(raw).strip(SPACES + "\n")
     mention = "@" + bot_name
     if text.startswith(mention):
         return text[len(mention):].strip(SPACES + "\n")
-    if mention in text and event.to_bot:
+    if mention in text and to_bot:
         return text.replace(mention, " ").strip(SPACES + "\n")
     if text.startswith("#接龙"):
         return None
     if text[:1] in "/#＃" and len(text) > 1:
         return text[1:].strip(SPACES)
-    if event.to_bot or not event.is_group:
+    if to_bot or not is_group:
         return text
     return None
 

@@ -33,6 +33,20 @@ class RawMessage(SQLModel, table=True):
     original: bytes | None = Field(default=None, sa_type=LargeBinary, nullable=True)  # the bytes as received
 
 
+class RawText(SQLModel, table=True):
+    """A long inbound text in parts, each written in its own short transaction before the raw row that names
+    it (`meta["body"]`): SQLite has one writer, and a megabyte in the raw row would hold it for the insert and
+    again for every later update of the row (its outcome), which rewrites the whole record."""
+    __tablename__ = "raw_texts"
+    __table_args__ = (UniqueConstraint("body", "seq", name="uq_raw_text_part"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    body: str = Field(max_length=32)
+    seq: int
+    text: str = ""
+    original: bytes | None = Field(default=None, sa_type=LargeBinary, nullable=True)  # the same part as received
+
+
 class OutboxEntry(SQLModel, table=True):
     __tablename__ = "outbox"
     __table_args__ = (
@@ -49,11 +63,11 @@ class OutboxEntry(SQLModel, table=True):
     attachment: str | None = None
     reason: str = Field(default="reply", max_length=64)
     correlation_id: str | None = Field(default=None, max_length=128, index=True)
-    status: str = Field(default="pending", max_length=16, index=True)  # pending|sending|sent|failed|dropped|retried
+    status: str = Field(default="pending", max_length=16)  # pending|sending|sent|failed|dropped|retried
     lane: int = 6  # priority: 0–3 warnings by level, 4 提示函, 5 日报表/日点评, 6 everything else
     lease: int = 0  # fencing token: bumped by every claim; only the holder of the latest may finish the row
     attempts: int = 0
-    next_attempt_at: datetime = when(index=True)
+    next_attempt_at: datetime = when()
     lease_until: datetime | None = when(nullable=True, default=None)
     created_at: datetime = when()
     sent_at: datetime | None = when(nullable=True, default=None)

@@ -1,6 +1,6 @@
 """Import every table so that the metadata (and Alembic) sees them all."""
 from models.console import ConsoleSession, LoginCode, RoutingOverride
-from models.core import AuditLog, Binding, KeyValue, OutboxEntry, RawMessage
+from models.core import AuditLog, Binding, KeyValue, OutboxEntry, RawMessage, RawText
 from models.daily import Commentary, EmergencyMode
 from models.reports import Hazard, HazardEvent, InspectionRecord, InspectionReport
 from models.warnings import CallRecord, EscalationStep, Obligation, Warning
@@ -22,6 +22,7 @@ __all__ = [
     "Obligation",
     "OutboxEntry",
     "RawMessage",
+    "RawText",
     "RoutingOverride",
     "Warning",
 ]

@@ -2,17 +2,25 @@
 out of range. Each is stored raw and answered in one clear line."""
 from __future__ import annotations
 
+import io
+import json
 import zipfile
 from datetime import date
 from pathlib import Path
 
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from openpyxl import load_workbook
-from sqlmodel import select
+from sqlmodel import col, select
 
+from bot.app import create_app
+from bot.clock import FakeClock
+from bot.dispatch.intake import HEAD, PART, full_texts, store_one
 from bot.events import Attachment
+from bot.settings import Settings
 from bot.web.app import create_web
-from models.core import RawMessage
+from models.core import RawMessage, RawText
+from tests.conftest import both_backends
 from tests.daily_helpers import simple_report
 from tests.harness import Harness
 
@@ -89,3 +97,87 @@ async def test_numbers_and_dates_out_of_range_get_a_clear_answer(h: Harness) -> 
         outcomes[text] = await h.say("g-jl", "shenlx" if "提级" in text else "ltq-bs", text)
     assert "error" not in outcomes.values(), outcomes
     assert not [m for m in h.sent if "抱歉，处理这条消息时出错了" in m.text]
+
+
+MEGABYTE = (simple_report("吉林市龙潭区应急管理局", FRIDAY) + "\n") * 7_000  # about a megabyte of text
+
+
+@both_backends
+async def test_a_long_text_is_stored_in_parts_and_whole_after_a_crash(settings: Settings, clock: FakeClock) -> None:
+    """SQLite has one writer: a megabyte goes in short transactions, and the raw row (whose outcome is
+    updated later) keeps only its head; a re-handle after a crash sees the whole text."""
+    app = create_app(settings, clock=clock)
+    await app.start(background=False)
+    text = MEGABYTE + "\x00尾"
+    event, raw_id = await store_one(app.data, app.sim.make_event("g-jl", "ltq-bs", text, message_id="big"))
+    assert raw_id is not None and event.text == MEGABYTE + "尾"
+    assert (await store_one(app.data, app.sim.make_event("g-jl", "ltq-bs", text, message_id="big")))[1] is None
+    async with app.sessions() as s:
+        row = await s.get(RawMessage, raw_id)
+        parts = (await s.exec(select(RawText).where(RawText.body == row.meta["body"]).order_by(col(RawText.seq)))).all()
+        assert len((await s.exec(select(RawText))).all()) == len(parts)  # the duplicate left no parts behind
+        assert row.outcome == "pending" and row.text == event.text[:HEAD] and row.original is None
+        assert row.meta["chars"] == len(event.text) and row.meta["escaped"] == ["U+0000"]
+        assert len(parts) > 1 and max(len(p.text) for p in parts) <= PART
+        assert "".join(p.text for p in parts) == event.text
+        assert b"".join(p.original or b"" for p in parts) == text.encode()
+    await app.stop()
+
+    again = create_app(settings, clock=clock)
+    await again.start(background=False)  # handles what is still pending, with its whole text
+    try:
+        async with again.sessions() as s:
+            assert (await s.get(RawMessage, raw_id)).outcome == "report_too_long"
+        h = Harness(again, clock)
+        await h.drain()
+        h.expect_sent(TOO_LONG)
+    finally:
+        await again.stop()
+
+
+async def test_a_huge_text_is_read_by_no_filter(h: Harness) -> None:
+    """Past the text limit nothing parses, matches or classifies it: a command or an answer that long is refused
+    in one line to a known sender, and a stranger's is left alone."""
+    from handlers.reports.parse.classify import is_ack
+
+    assert await h.say("anwei", "shenlx", "@应急助手 帮助 " + "帮助" * 60_000) == "report_too_long"
+    h.expect_sent(TOO_LONG)
+    assert await h.say("g-jl", "stranger", "收到" * 60_000) == "ignored"
+    assert not h.new()[1:]
+    assert is_ack("#接龙\n" + "1. 张三\n" * 1_000) and not is_ack("收到" + "。" * 3_000)
+    assert is_ack("[微笑]收到") and not is_ack("收到" + "，已部署" * 40)
+
+
+async def test_the_simulator_page_shows_the_beginning_of_a_long_text(settings: Settings) -> None:
+    app = create_app(settings.model_copy(update={"scheduler": False}))
+    await app.start()
+    client = TestClient(TestServer(create_web(app, sim=True)))
+    await client.start_server()
+    try:
+        body = json.dumps({"chat_id": "g-jl", "sender_id": "ltq-bs", "text": MEGABYTE}).encode()
+        r = await client.post("/sim/api/send", data=io.BytesIO(body), headers={"Content-Type": "application/json"})
+        assert r.status == 200  # a big JSON body, decoded off the loop
+        mid = (await r.json())["message_id"]
+        async with app.sessions() as s:  # acknowledged means stored, parts and all
+            row = (await s.exec(select(RawMessage).where(RawMessage.message_id == mid))).one()
+            assert (await full_texts(s, [row]))[row.id] == MEGABYTE
+        (line,) = [x for x in app.sim.history("g-jl") if x["id"] == mid]
+        assert len(line["text"]) < 5_000 and line["text"].endswith(f"…（共{len(MEGABYTE)}字）")
+    finally:
+        await client.close()
+        await app.stop()
+
+
+async def test_a_long_report_is_shown_whole_on_the_console(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.clock import local
+    from handlers.daily.today import today_board, unit_report
+
+    monkeypatch.setattr("bot.dispatch.intake.LONG_TEXT", 30_000)  # as if the text limit were raised past it
+    notes = "\n备注：" + "本次检查重点为储罐区、装卸区和消防设施。" * 2_000  # 40,000 characters: in parts
+    h.clock.set(local(date(2026, 3, 16), 10))
+    assert await h.say("g-jl", "ltq-bs", simple_report("吉林市龙潭区应急管理局", FRIDAY) + notes) == "report"
+    async with h.app.sessions() as s:
+        b = await today_board(s, h.app.directory, h.app.cfg, h.app.data["calendar"], h.clock.now())
+        unit = next(u.unit for t in b.rounds[0].tiles for u in t.units if u.unit.name == "龙潭区应急管理局")
+        view = await unit_report(s, unit.id, b.rounds[0].slot)
+    assert view is not None and view.raw_text.endswith(notes)

@@ -6,16 +6,28 @@ handled again (see App.recover).
 """
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import itertools
 import re
-from collections.abc import Sequence
+import uuid
+from collections.abc import Iterable, Sequence
 from typing import Any
 
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
 
 from bot.events import Attachment, InboundMessage
-from models.core import RawMessage
+from models.core import RawMessage, RawText
 from models.db import insert_ids, transaction
+
+# Longer texts are stored in parts of PART characters, one short transaction each, by their own intake task
+# (so they may be accepted after a later short message). As long as the longest text the bot reads
+# (Settings.max_text_chars): a text that is handled is never reordered.
+LONG_TEXT = 100_000
+PART = 32_000
+HEAD = 2_000  # what the raw row itself keeps of a long text (the parts hold it all)
 
 # PostgreSQL's text type rejects NUL; no UTF-8 codec (SQLite's, asyncpg's) takes a lone surrogate
 _UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
@@ -97,27 +109,67 @@ def raw_values(event: InboundMessage, directory: Any) -> dict[str, Any]:
     }
 
 
-def event_of(row: RawMessage) -> InboundMessage:
-    """The event a stored row came from, for handling it again."""
+def event_of(row: RawMessage, text: str | None = None) -> InboundMessage:
+    """The event a stored row came from, for handling it again; `text`: a long text's parts joined (`full_texts`)."""
     meta = row.meta or {}
     return InboundMessage(
         transport=row.transport, account=row.account, chat_id=row.chat_id, sender_id=row.sender_id,
-        message_id=row.message_id, text=row.text, received_at=row.received_at, is_group=row.is_group,
+        message_id=row.message_id, text=row.text if text is None else text, received_at=row.received_at,
+        is_group=row.is_group,
         mentions=tuple(meta.get("mentions") or ()), to_bot=bool(meta.get("to_bot")),
         sender_name=meta.get("sender_name"), quote_id=meta.get("quote_id"),
         attachments=tuple(Attachment(a.get("name", ""), a.get("path", ""), a.get("mime")) for a in row.attachments),
     )
 
 
+async def full_texts(session: Any, rows: Iterable[RawMessage]) -> dict[int, str]:
+    """Raw row id → the whole text, for the rows whose text was stored in parts."""
+    bodies = {row.meta["body"]: row.id for row in rows if row.id is not None and (row.meta or {}).get("body")}
+    if not bodies:
+        return {}
+    parts: dict[int, list[str]] = {}
+    found = await session.exec(select(RawText.body, RawText.text).where(col(RawText.body).in_(list(bodies)))
+                               .order_by(col(RawText.body), col(RawText.seq)))
+    for body, text in found.all():
+        parts.setdefault(bodies[body], []).append(text)
+    return {raw_id: "".join(texts) for raw_id, texts in parts.items()}
+
+
+async def _store_parts(data: dict[str, Any], row: RawMessage) -> None:
+    """Write a long text (and its original bytes) in parts, then keep only its head in the row.
+
+    Each part is its own transaction in the intake's lane, so acknowledgements get SQLite's writer between
+    two parts; the row that makes the message accepted is inserted after the last part."""
+    body, text, original = uuid.uuid4().hex, row.text, row.original
+    texts = [text[i:i + PART] for i in range(0, len(text), PART)]
+    originals = [original[i:i + 3 * PART] for i in range(0, len(original), 3 * PART)] if original else []
+    for seq, (part, raw) in enumerate(itertools.zip_longest(texts, originals)):
+        async with transaction(data["sessions"], urgent=True) as session:
+            session.add(RawText(body=body, seq=seq, text=part or "", original=raw))
+    row.text, row.original = text[:HEAD], None
+    row.meta = {**row.meta, "body": body, "chars": len(text)}
+
+
+async def _drop_parts(data: dict[str, Any], row: RawMessage) -> None:
+    async with transaction(data["sessions"]) as session:
+        await session.exec(delete(RawText).where(col(RawText.body) == row.meta["body"]))  # type: ignore[call-overload]
+
+
 async def store_one(data: dict[str, Any], event: InboundMessage) -> tuple[InboundMessage, int | None]:
     """Store one raw row; (the storable event, its id), or id None when it is a duplicate."""
-    row, event = raw_row(event, data["directory"])
+    if len(event.text) > LONG_TEXT:  # cleaning a megabyte is not the loop's work
+        row, event = await asyncio.to_thread(raw_row, event, data["directory"])
+        await _store_parts(data, row)
+    else:
+        row, event = raw_row(event, data["directory"])
     try:
         async with transaction(data["sessions"], urgent=True) as session:
             session.add(row)
             await session.flush()
             raw_id = row.id
     except IntegrityError:
+        if (row.meta or {}).get("body"):
+            await _drop_parts(data, row)
         return event, None
     return event, raw_id
 
@@ -125,7 +177,11 @@ async def store_one(data: dict[str, Any], event: InboundMessage) -> tuple[Inboun
 async def store_many(data: dict[str, Any], events: Sequence[InboundMessage]) -> list[tuple[InboundMessage, int | None]]:
     """Store a burst in one commit and one bulk insert (SQLite's single writer pays one fsync, not hundreds).
 
-    A duplicate anywhere in the burst makes it fall back to one row per transaction."""
+    A duplicate anywhere in the burst makes it fall back to one row per transaction; so does a long text
+    (stored in parts: see `_store_parts`)."""
+    if any(len(e.text) > LONG_TEXT for e in events):
+        short = iter(await store_many(data, [e for e in events if len(e.text) <= LONG_TEXT]))
+        return [await store_one(data, e) if len(e.text) > LONG_TEXT else next(short) for e in events]
     seen: set[tuple[str, str]] = set()
     pairs: list[tuple[dict[str, Any] | None, InboundMessage]] = []
     for e in events:

@@ -102,6 +102,24 @@ async def chat_lock(nxt: Next, event: InboundMessage, data: dict[str, Any]) -> s
         return await nxt(event, data)
 
 
+async def oversize(nxt: Next, event: InboundMessage, data: dict[str, Any]) -> str:
+    """No filter or handler reads a text longer than a report may be (`report_limits.max_text_chars`): it is
+    stored already; a known sender gets the one-line answer, a stranger none. So a 1 MB text costs the loop
+    no more than a short one (the command, answer and report filters each scan the text)."""
+    limits = data.get("report_limits")
+    if limits is None or len(event.text) <= limits.max_text_chars:
+        return await nxt(event, data)
+    known = data.get("person") is not None
+    outcome = "report_too_long" if known else "ignored"
+    async with transaction(data["sessions"]) as session:
+        await _set_outcome(session, data, outcome, None)
+        if known:
+            Outbox(session, data).reply(event, limits.too_long())
+    if known:
+        data["outbox_sender"].wake()
+    return outcome
+
+
 async def prepare(nxt: Next, event: InboundMessage, data: dict[str, Any]) -> str:
     """Slow read-only work (reading a report) before the unit of work opens: SQLite's single writer is
     not held meanwhile. Capabilities register hooks in data["prepare"]."""
@@ -227,4 +245,4 @@ class RedisDedup(MemoryDedup):
             self.state.failed(exc)
 
 
-DEFAULT_CHAIN = (log_context, fast_lanes, store_raw, errors, identify, chat_lock, prepare, unit_of_work)
+DEFAULT_CHAIN = (log_context, fast_lanes, store_raw, errors, identify, chat_lock, oversize, prepare, unit_of_work)

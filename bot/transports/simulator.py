@@ -18,6 +18,12 @@ from bot.clock import Clock
 from bot.directory import Directory
 from bot.events import Attachment, InboundMessage, OutboundMessage
 
+SHOWN_CHARS = 4_000  # the page shows a long text's beginning: history and every SSE listener hold no megabytes
+
+
+def _shown(text: str) -> str:
+    return text if len(text) <= SHOWN_CHARS else f"{text[:SHOWN_CHARS]}…（共{len(text)}字）"
+
 
 @dataclass
 class ChatLine:
@@ -94,7 +100,7 @@ class SimulatorTransport:
             attachments=attachments,
             quote_id=quote_id,
         )
-        self._record(ChatLine(event.message_id, chat_id, sender_id, name, text, event.received_at.isoformat(),
+        self._record(ChatLine(event.message_id, chat_id, sender_id, name, _shown(text), event.received_at.isoformat(),
                               False, list(mentions), attachments[0].name if attachments else None))
         self.log.info("sim.in", chat=chat_id, sender=name, text=text[:200])
         return event

@@ -10,6 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import Config, Unit
 from bot.directory import Directory
+from bot.dispatch.intake import full_texts
 from bot.regions import PROVINCE_LEVEL
 from bot.workdays import WorkCalendar
 from handlers.daily.figures import DayData
@@ -126,4 +127,5 @@ async def unit_report(session: AsyncSession, unit_id: str, slot: Slot) -> Report
     data.records[report.id or 0] = list(records)
     for hz in (await session.exec(select(Hazard).where(Hazard.report_id == report.id).order_by(col(Hazard.id)))).all():
         data.hazards.setdefault(hz.record_id, []).append(hz)
-    return ReportView(report, raw.text if raw else "（原文未保存）", data)
+    text = (await full_texts(session, [raw])).get(raw.id or 0, raw.text) if raw else "（原文未保存）"
+    return ReportView(report, text, data)

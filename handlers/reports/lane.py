@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import bindparam, select, update
 
 from bot.config import Person
-from bot.dispatch.intake import raw_values, storable
+from bot.dispatch.intake import LONG_TEXT, raw_values, storable
 from bot.events import InboundMessage, Mention
 from bot.outbox import Outbox
 from bot.scope import covers
@@ -178,8 +178,8 @@ async def report_lane(event: InboundMessage, data: dict[str, Any]) -> str | None
         acks = data.get("ack_batcher")
         if acks is not None and acks.index.has_open(person.id):
             return None  # an answer to a warning: the ack lane's, or the normal chain's
-    if data.get("raw_id") is None and storable(event.text)[1]:
-        return None  # text that needs escaping is stored by the normal chain, which records what changed
+    if data.get("raw_id") is None and (len(event.text) > LONG_TEXT or storable(event.text)[1]):
+        return None  # stored by the normal chain: a long text in parts, an escaped one with what changed
     batcher: ReportBatcher = data["report_batcher"]
     # read and queued in order per sender and chat (a correction follows the report it corrects, and a
     # batch keeps the order of its queue); not per chat, or a group's reports could never share a commit

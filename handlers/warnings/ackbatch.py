@@ -26,7 +26,7 @@ from bot.dispatch.intake import storable
 from bot.events import InboundMessage, Mention
 from bot.outbox import Outbox
 from bot.text import clean
-from handlers.reports.parse.classify import is_ack
+from handlers.reports.parse.classify import ACK_SCAN, is_ack
 from handlers.warnings.ack import _EXPLICIT, _QUOTE, MEASURES, OPEN
 from models.core import RawMessage
 from models.db import transaction
@@ -38,8 +38,8 @@ REFRESH_S = 1.0
 
 def plain_ack(event: InboundMessage) -> str | None:
     """The answer text if the message is a bare acknowledgement this lane may take, else None."""
-    if event.quote_id or event.attachments:
-        return None
+    if event.quote_id or event.attachments or len(event.text) > ACK_SCAN:
+        return None  # a long `#接龙` list is still an answer, but the normal chain takes it
     text = re.sub(r"^@\S+\s*", "", clean(event.text).strip()).strip()
     if not (is_ack(text) or (not event.is_group and text in ("1", "１"))):
         return None

@@ -31,15 +31,20 @@ def is_command(text: str, bot_name: str) -> bool:
     return bool(_COMMAND.match(t)) or t.startswith("@" + bot_name)
 
 
+ACK_SCAN = 2_000  # an answer is short: past this many characters only a `#接龙` list is still one
+
+
 def is_ack(text: str) -> bool:
-    t = _EMOJI.sub("", text).strip()
+    """Only the first ACK_SCAN characters are ever read: a 1 MB text costs what a short one does."""
+    longer = len(text) > ACK_SCAN
+    t = _EMOJI.sub("", text[:ACK_SCAN] if longer else text).strip()
     t = re.sub(r"^(@\S+\s*)+", "", t).strip()
     if t.startswith(("#接龙", "＃接龙")):
         return True
-    if not t or _NEGATIVE.search(t) or _QUESTION.search(t):
+    if longer or not t or len(t) > 120 or _NEGATIVE.search(t) or _QUESTION.search(t):
         return False
     first_line = t.split("\n", 1)[0]
-    return bool(_ACK.match(first_line) or _PLACE_ACK.match(first_line)) and len(t) <= 120
+    return bool(_ACK.match(first_line) or _PLACE_ACK.match(first_line))
 
 
 def strip_ack_prefix(text: str) -> str:
