@@ -231,6 +231,8 @@ class App:
         for task in list(self.tasks):
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
+        if self.outbox_sender is not None:
+            await self.outbox_sender.close()
         for t in self.transports.values():
             await t.stop()
         self.parse_pool.shutdown(wait=False, cancel_futures=True)

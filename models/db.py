@@ -26,10 +26,11 @@ def make_engine(url: str) -> AsyncEngine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        commits = _COMMITS[engine.sync_engine] = [0]
-        event.listen(engine.sync_engine, "commit", lambda _conn: commits.__setitem__(0, commits[0] + 1))
-        return engine
-    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    else:
+        engine = create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    commits = _COMMITS[engine.sync_engine] = [0]
+    event.listen(engine.sync_engine, "commit", lambda _conn: commits.__setitem__(0, commits[0] + 1))
+    return engine
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -113,12 +114,18 @@ def _writer_lock(factory: async_sessionmaker[AsyncSession]) -> WriterLock | None
 _COMMITS: weakref.WeakKeyDictionary[Any, list[int]] = weakref.WeakKeyDictionary()
 
 
+def commit_count(factory: async_sessionmaker[AsyncSession]) -> int:
+    """How many transactions this process has committed."""
+    bind = factory.kw.get("bind")
+    counter = _COMMITS.get(bind.sync_engine) if bind is not None else None
+    return -1 if counter is None else counter[0]
+
+
 def write_generation(factory: async_sessionmaker[AsyncSession]) -> int | None:
     """How many transactions this process has committed on SQLite, where no other process writes; None on
     PostgreSQL, where other processes write too."""
     bind = factory.kw.get("bind")
-    counter = _COMMITS.get(bind.sync_engine) if bind is not None else None
-    return None if counter is None else counter[0]
+    return commit_count(factory) if bind is not None and bind.dialect.name == "sqlite" else None
 
 
 @asynccontextmanager
@@ -139,22 +146,21 @@ async def transaction(factory: async_sessionmaker[AsyncSession], *, urgent: bool
 
 
 @asynccontextmanager
-async def core_transaction(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncConnection]:
-    """A Core connection in one transaction, without an ORM session: for the hot paths that write plain rows."""
+async def committing(factory: async_sessionmaker[AsyncSession], conn: AsyncConnection) -> AsyncIterator[AsyncConnection]:
+    """A write on an open Core connection (no ORM session: the hot paths write plain rows), committed at the
+    end and rolled back on error; under SQLite's writer lock."""
     lock = _writer_lock(factory)
-    async with contextlib.AsyncExitStack() as stack:
-        if lock is not None:
-            await lock.acquire()
-            stack.callback(lock.release)
-        async with factory.kw["bind"].begin() as conn:
-            yield conn
-
-
-@asynccontextmanager
-async def core_read(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncConnection]:
-    """A Core connection for reads."""
-    async with factory.kw["bind"].connect() as conn:
+    if lock is not None:
+        await lock.acquire()
+    try:
         yield conn
+        await conn.commit()
+    except BaseException:
+        await conn.rollback()
+        raise
+    finally:
+        if lock is not None:
+            lock.release()
 
 
 def alembic_config() -> AlembicConfig:

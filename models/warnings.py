@@ -45,7 +45,7 @@ class Obligation(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("warning_id", "person_id", name="uq_obligation"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    warning_id: int = Field(foreign_key="warnings.id", index=True)
+    warning_id: int = Field(foreign_key="warnings.id")  # the unique constraint starts with it
     person_id: str = Field(max_length=128, index=True)
     region: str | None = Field(default=None, max_length=64)
     group_id: str | None = Field(default=None, max_length=128)  # where they were @-mentioned
@@ -89,7 +89,7 @@ class EscalationStep(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("warning_id", "obligation_id", "action", "seq", name="uq_step"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    warning_id: int = Field(foreign_key="warnings.id", index=True)
+    warning_id: int = Field(foreign_key="warnings.id")  # the unique constraint starts with it
     obligation_id: int | None = Field(default=None, index=True)
     action: str = Field(max_length=24)
     seq: int = 0
