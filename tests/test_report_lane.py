@@ -3,6 +3,7 @@ never at the expense of a batch-mate or of an answer to a warning."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from typing import Any
 
 from sqlmodel import col, select
@@ -101,3 +102,32 @@ async def test_an_answer_to_a_warning_is_left_to_the_warnings(h: Harness) -> Non
     index.by_person.pop("ltq-bb", None)  # the index is behind: the batch asks the database
     assert await h.say("g-jl", "ltq-bb", "收到，立即落实") == "ack"
     assert await h.say("g-jl", "jl-bs", "收到，按要求办理") == "ignored"  # named in nothing open
+
+
+async def test_a_text_the_reader_gives_up_on_goes_to_the_normal_chain(h: Harness) -> None:
+    import threading
+
+    reader = h.app.data["report_batcher"].reader
+    release = threading.Event()
+    parser = h.app.data["parser"]
+    slow = type("Slow", (), {"parse": lambda self, text, at: release.wait(5) and parser.parse(text, at)})()
+    h.app.data["parser"] = slow
+    h.app.data["report_limits"] = dataclasses.replace(h.app.data["report_limits"], budget_s=0.01)
+    try:
+        assert await reader.parse(LONGTAN, h.clock.now()) is None  # over the budget: given up
+    finally:
+        release.set()
+        h.app.data["parser"] = parser
+    original = reader._run
+
+    async def gives_up(job: list[Any]) -> list[Any]:
+        return [None] * len(job)
+
+    reader._run = gives_up
+    try:
+        assert await h.say("g-jl", "ltq-bs", LONGTAN) == "report"  # read again, alone, by the normal chain
+    finally:
+        reader._run = original
+    assert h.app.data["report_batcher"].batches == 0
+    [raw] = await rows(h.app, RawMessage)
+    assert raw.outcome == "report" and raw.handler == "reports.report"

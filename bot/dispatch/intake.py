@@ -51,6 +51,10 @@ def storable(text: str) -> tuple[str, list[str]]:
 
 def _clean_event(event: InboundMessage) -> tuple[InboundMessage, list[str], bytes | None]:
     """The event with every text field storable; the escaped code points; the original text's bytes."""
+    fields = (event.text, event.chat_id, event.sender_id, event.message_id, event.sender_name or "",
+              event.quote_id or "", *event.mentions, *(a.name for a in event.attachments))
+    if not _UNSTORABLE.search("".join(fields)):  # the usual case: nothing to change
+        return event, [], None
     escaped: list[str] = []
 
     def fix(value: str) -> str:

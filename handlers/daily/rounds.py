@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from typing import Any
 
+from sqlalchemy import bindparam
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -42,10 +44,20 @@ async def emergency_for(session: AsyncSession, day: date) -> EmergencyMode | Non
 
 async def slots_for(session: AsyncSession, day: date, cfg: Config, calendar: WorkCalendar) -> list[Slot]:
     mode = await emergency_for(session, day)
-    if mode is not None:
+    return slots_of(mode.rounds if mode is not None else None, day, cfg, calendar)
+
+
+_T = EmergencyMode.__table__
+ACTIVE_ROUNDS = (select(_T.c.rounds).where(_T.c.active, _T.c.start <= bindparam("day"), _T.c.end >= bindparam("day"))
+                 .order_by(_T.c.id.desc()).limit(1))  # Core, built once: `emergency_for` for a hot path
+
+
+def slots_of(rounds: list[Any] | None, day: date, cfg: Config, calendar: WorkCalendar) -> list[Slot]:
+    """The day's slots, given the rounds of the 提级管理 in force that day (None: none is)."""
+    if rounds is not None:
         return [
             Slot(day, day, i, local(day, *_hm(r["remind"])), local(day, *_hm(r["deadline"])), True)
-            for i, r in enumerate(mode.rounds, 1)
+            for i, r in enumerate(rounds, 1)
         ]
     if not calendar.is_workday(day):
         return []

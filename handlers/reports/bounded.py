@@ -113,22 +113,39 @@ async def prepare_report(event: InboundMessage, data: dict[str, Any]) -> None:
             return
         data["report_pre"] = _checked(result, "xlsx", limits)
         return
-    text = _report_text(event, data["cfg"].bot.name)
-    if len(text) < 12:
+    todo = text_to_read(event, data)
+    if not isinstance(todo, str):
+        if todo is not None:
+            data["report_pre"] = todo
         return
-    if len(text) > limits.max_text_chars:
-        data["report_pre"] = {"too_long": True} if known else {}
-        return
-    if not known:
-        text = text[:UNKNOWN_PROBE_CHARS]
     try:
-        result = await asyncio.wait_for(loop.run_in_executor(pool, parser.parse, text, event.received_at),
+        result = await asyncio.wait_for(loop.run_in_executor(pool, parser.parse, todo, event.received_at),
                                         limits.budget_s)
     except TimeoutError:
-        data["report_pre"] = {"too_long": True} if known else {}
-        return
-    if result.kind == "report":
-        data["report_pre"] = _checked(result, "text", limits)
+        result = None
+    pre = read_result(result, known, limits)
+    if pre is not None:
+        data["report_pre"] = pre
+
+
+def text_to_read(event: InboundMessage, data: dict[str, Any]) -> str | dict[str, Any] | None:
+    """A text message's part to parse; or, without parsing, what the report filter needs (a dict), or
+    None when it is too short to be a report."""
+    limits: Limits = data["report_limits"]
+    known = data.get("person") is not None
+    text = _report_text(event, data["cfg"].bot.name)
+    if len(text) < 12:
+        return None
+    if len(text) > limits.max_text_chars:
+        return {"too_long": True} if known else {}
+    return text if known else text[:UNKNOWN_PROBE_CHARS]
+
+
+def read_result(result: Any, known: bool, limits: Limits) -> dict[str, Any] | None:
+    """What the report filter needs from a parse (None: over the time budget), or None if not a report."""
+    if result is None:
+        return {"too_long": True} if known else {}
+    return _checked(result, "text", limits) if result.kind == "report" else None
 
 
 def _checked(result: Any, source: str, limits: Limits) -> dict[str, Any]:

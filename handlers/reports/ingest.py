@@ -183,15 +183,14 @@ async def _supersede(conn: Any, new_of: dict[int, int], who: dict[int, Draft]) -
     R, H = InspectionReport.__table__, Hazard.__table__
     await conn.execute(update(R).where(R.c.id == bindparam("old")).values(active=False, superseded_by=bindparam("new")),
                        [{"old": old, "new": new} for old, new in new_of.items()])
-    olds = {"olds": list(new_of)}
-    ids = (await conn.execute(select(H.c.id, H.c.report_id).where(H.c.report_id.in_(bindparam("olds", expanding=True))),
-                              olds)).all()
+    # one statement marks the hazards and names them (in id order, for their events)
+    ids = sorted((await conn.execute(
+        update(H).where(H.c.report_id.in_(bindparam("olds", expanding=True))).values(status="superseded")
+        .returning(H.c.id, H.c.report_id), {"olds": list(new_of)})).all())
     if ids:
         await conn.execute(insert(HazardEvent), [
             {"hazard_id": hid, "at": who[new_of[old]].posted_at, "actor": who[new_of[old]].posted_by,
              "action": "superseded", "note": f"被第{new_of[old]}号报告更正"} for hid, old in ids])
-    await conn.execute(update(H).where(H.c.report_id.in_(bindparam("olds", expanding=True))).values(status="superseded"),
-                       olds)
 
 
 async def reports_to_review(session: AsyncSession, since: date | None = None) -> list[InspectionReport]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
@@ -24,8 +25,8 @@ from bot.events import InboundMessage, Mention
 from bot.outbox import Outbox
 from bot.scope import covers
 from bot.text import clean, command_text
-from handlers.daily.rounds import slots_for
-from handlers.reports.bounded import prepare_report
+from handlers.daily.rounds import ACTIVE_ROUNDS, slots_of
+from handlers.reports.bounded import read_result, text_to_read
 from handlers.reports.handlers import reply_text, review_text
 from handlers.reports.ingest import Draft, place, resolve_unit, store_reports
 from handlers.reports.parse import ParseResult
@@ -48,6 +49,10 @@ class Item:
     answer_states: tuple[str, ...] = ()  # it reads as an answer: an obligation in these states makes it one
 
 
+_ob, _wt = Obligation.__table__, Warning.__table__
+_ANSWERABLE = (select(_ob.c.person_id, _ob.c.state).join(_wt, _wt.c.id == _ob.c.warning_id)
+               .where(_ob.c.person_id.in_(bindparam("people", expanding=True)),
+                      _ob.c.state.in_((*OPEN, "acked", "responded")), _wt.c.status == "active"))
 NOT_MINE = ()  # may_take's answer for a message this lane leaves alone
 
 
@@ -67,9 +72,51 @@ def may_take(event: InboundMessage, bot_name: str) -> tuple[str, ...] | None:
     return (*OPEN, "acked", "responded") if MEASURES.search(text) else None
 
 
+class Reader:
+    """Texts parsed in the parse pool several at a time: one job (one hop to the pool's thread) for whatever
+    is waiting, within the time budget. Over it, or when a text breaks the parser, those messages go down the
+    normal chain, which reads each alone within its own budget."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.waiting: list[tuple[str, datetime, asyncio.Future]] = []
+        self._lock = asyncio.Lock()
+
+    async def parse(self, text: str, at: datetime) -> ParseResult | None:
+        done = asyncio.get_running_loop().create_future()
+        self.waiting.append((text, at, done))
+        async with self._lock:
+            if not done.done():
+                job, self.waiting = self.waiting, []
+                results = await self._run(job)
+                for (_, _, fut), result in zip(job, results, strict=True):
+                    fut.set_result(result)
+        return await done
+
+    async def _run(self, job: list[tuple[str, datetime, asyncio.Future]]) -> list[ParseResult | None]:
+        parser = self.app.data["parser"]
+
+        def run() -> list[ParseResult | None]:
+            out: list[ParseResult | None] = []
+            for text, at, _ in job:
+                try:
+                    out.append(parser.parse(text, at))
+                except Exception:
+                    out.append(None)
+            return out
+
+        loop = asyncio.get_running_loop()
+        try:
+            return await asyncio.wait_for(loop.run_in_executor(self.app.parse_pool, run),
+                                          self.app.data["report_limits"].budget_s)
+        except TimeoutError:
+            return [None] * len(job)
+
+
 class ReportBatcher:
     def __init__(self, app: Any) -> None:
         self.app = app
+        self.reader = Reader(app)
         self.queue: list[Item] = []
         self._lock = asyncio.Lock()
         self.batches = 0
@@ -97,10 +144,7 @@ class ReportBatcher:
         asking = {it.person.id for it in batch if it.answer_states and it.person is not None}
         if not asking:
             return batch
-        ob, wt = Obligation.__table__, Warning.__table__
-        rows = (await conn.execute(select(ob.c.person_id, ob.c.state).join(wt, wt.c.id == ob.c.warning_id).where(
-            ob.c.person_id.in_(bindparam("people", expanding=True)), ob.c.state.in_((*OPEN, "acked", "responded")),
-            wt.c.status == "active"), {"people": sorted(asking)})).all()
+        rows = (await conn.execute(_ANSWERABLE, {"people": sorted(asking)})).all()
         states: dict[str, set[str]] = {}
         for person_id, state in rows:
             states.setdefault(person_id, set()).add(state)
@@ -122,7 +166,8 @@ class ReportBatcher:
             batch = await self._not_answers(conn, batch)
             slots = {}
             for day in sorted({it.event.received_at.date() for it in batch}):
-                slots[day] = await slots_for(session, day, cfg, calendar)
+                rounds = (await conn.execute(ACTIVE_ROUNDS, {"day": day})).scalar()
+                slots[day] = slots_of(rounds, day, cfg, calendar)
             ignored = [it for it in batch if it.parsed is None]
             reports = [it for it in batch if it.parsed is not None]
             drafts = []
@@ -209,8 +254,13 @@ async def _item(event: InboundMessage, data: dict[str, Any], person: Person | No
     """The message read: an item for the batch, 'duplicate', or None for the normal chain."""
     directory = data["directory"]
     data["person"] = person
-    await prepare_report(event, data)
-    pre = data.setdefault("report_pre", {})  # read once: the normal chain's prepare step keeps this
+    todo = text_to_read(event, data)
+    if isinstance(todo, str):
+        result = await data["report_batcher"].reader.parse(todo, event.received_at)
+        if result is None:
+            return None  # the normal chain reads it alone, within its own budget
+        todo = read_result(result, person is not None, data["report_limits"])
+    pre = data.setdefault("report_pre", todo or {})  # read once: the normal chain's prepare step keeps this
     if pre.get("too_long"):
         return None
     parsed: ParseResult | None = pre.get("parsed")
