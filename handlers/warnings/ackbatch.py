@@ -149,18 +149,21 @@ class AckBatcher:
         replies: list[dict[str, Any]] = []
         async with core_transaction(app.sessions) as conn:  # plain rows: no ORM session to keep
             people = list({it.person.id for it in batch})
-            if conn.dialect.name == "postgresql":  # in id order, as the escalation fence takes them
-                await conn.execute(select(Obligation.id).where(Obligation.person_id.in_(people),
-                                                               Obligation.state.in_(OPEN))
-                                   .order_by(Obligation.id).with_for_update())
-            q = (select(Obligation.id, Obligation.person_id, Obligation.warning_id, Obligation.state, Warning.kind,
-                        Warning.level, Warning.type)
-                 .join(Warning, Warning.id == Obligation.warning_id)
-                 .where(Obligation.person_id.in_(people), Obligation.state.in_(OPEN), Warning.status == "active")
-                 .order_by(Obligation.sent_at.desc(), Obligation.id.desc()))
+            # what is open for them, locked in id order as the escalation fence takes them (FOR UPDATE is
+            # nothing on SQLite, whose single writer is the fence); by the (person, state) index alone
+            mine = (await conn.execute(
+                select(Obligation.id, Obligation.person_id, Obligation.warning_id, Obligation.state, Obligation.sent_at)
+                .where(Obligation.person_id.in_(people), Obligation.state.in_(OPEN))
+                .order_by(Obligation.id).with_for_update())).all()
+            # their warnings read after the lock: a 解除 committed meanwhile is seen
+            active = {w.id: w for w in (await conn.execute(
+                select(Warning.id, Warning.kind, Warning.level, Warning.type)
+                .where(Warning.id.in_(sorted({o.warning_id for o in mine})), Warning.status == "active"))).all()
+                } if mine else {}
             open_of: dict[str, list[Any]] = {}
-            for row in (await conn.execute(q)).all():
-                open_of.setdefault(row.person_id, []).append(row)
+            for o in sorted(mine, key=lambda o: (o.sent_at, o.id), reverse=True):
+                if o.warning_id in active:
+                    open_of.setdefault(o.person_id, []).append((o, active[o.warning_id]))
             raws: list[dict[str, Any]] = []
             stored: list[int] = []
             acked: list[dict[str, Any]] = []
@@ -172,7 +175,7 @@ class AckBatcher:
                 if not pending or it.person.id in taken:
                     results[n] = None  # nothing open (or a second ack in the batch): the normal pipeline
                     continue
-                o = pending[0]
+                o, w = pending[0]
                 if o.state == "unwoken":
                     results[n] = None  # an answer after the 未叫醒名单 is recorded as late: the normal handler
                     continue
@@ -187,8 +190,8 @@ class AckBatcher:
                     stored.append(it.raw_id)
                 acked.append({"oid": o.id, "warning_id": o.warning_id, "person_id": it.person.id, "at": now,
                               "channel": channel, "text": text})
-                title = f"{o.kind}#{o.warning_id} {o.level}{o.type}"
-                others = "、".join(f"#{r.warning_id}" for r in pending[1:])
+                title = f"{w.kind}#{o.warning_id} {w.level}{w.type}"
+                others = "、".join(f"#{r.warning_id}" for r, _ in pending[1:])
                 if not e.is_group:
                     replies += outbox.chat_rows(e.transport, e.chat_id, f"已记录您对{title}的回应。如有落实措施请直接回复。",
                                                 account=e.account)
