@@ -59,6 +59,7 @@ class Outbox:
         app = data.get("app")
         self.running: Mapping[tuple[str, str], Any] = getattr(app, "transports", None) or {}
         self.count = 0
+        self._levels: dict[str, str | None] = {}  # per correlation id: a fan-out writes 20,000 rows of one warning
 
     def to_chat(
         self,
@@ -176,6 +177,12 @@ class Outbox:
         """A warning's level from the session's identity map: every caller has the warning loaded."""
         if not correlation_id or not correlation_id.startswith("warning:"):
             return None
+        level = self._levels.get(correlation_id) or self._load_level(correlation_id)
+        if level is not None:
+            self._levels[correlation_id] = level
+        return level
+
+    def _load_level(self, correlation_id: str) -> str | None:
         sync = getattr(self.session, "sync_session", None)
         with contextlib.suppress(ValueError):
             w = sync.identity_map.get(identity_key(Warning, int(correlation_id[8:]))) if sync is not None else None

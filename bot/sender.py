@@ -28,15 +28,34 @@ from bot.config import OutboxConfig
 from bot.events import Mention, OutboundMessage
 from bot.outbox import REPLY_LANE, STOPS_AT_CLOSE, T, closed_reason
 from bot.transports.base import Rejected
-from models.db import core_read, core_transaction, write_generation
+from models.db import commit_count, committing
 from models.warnings import Warning
 
 LEASE = timedelta(seconds=120)
-REFRESH = timedelta(seconds=60)  # a page is read again at least this often (rows another process changed)
+REFRESH = timedelta(minutes=5)  # every page is read again at least this often: a safety net, not a need
 UNSENT = ("pending", "sending")
 PAGE = 200
-_COLS = (T.c.id, T.c.lease, T.c.chat_id, T.c.lane, T.c.next_attempt_at, T.c.text, T.c.mentions, T.c.attachment, T.c.reason,
-         T.c.correlation_id, T.c.attempts, T.c.created_at)
+_COLS = (T.c.id, T.c.lease, T.c.chat_id, T.c.lane, T.c.next_attempt_at, T.c.text, T.c.mentions, T.c.attachment,
+         T.c.reason, T.c.correlation_id, T.c.attempts, T.c.created_at)
+
+
+def _due(at: Any) -> Any:
+    return or_(and_(T.c.status == "pending", T.c.next_attempt_at <= at),
+               and_(T.c.status == "sending", T.c.lease_until < at))
+
+
+# Built once, with bind parameters: a pass runs a few of these, and building them anew costs more than running them.
+_AT, _MINE = bindparam("at", type_=T.c.next_attempt_at.type), (T.c.transport == bindparam("t"), T.c.account == bindparam("a"))
+_IDS = bindparam("ids", expanding=True)
+_NEW = select(T.c.id, T.c.transport, T.c.account).where(T.c.id > bindparam("last")).order_by(T.c.id)
+_PENDING = (select(*_COLS).where(T.c.status == "pending", *_MINE, T.c.next_attempt_at <= _AT)
+            .order_by(T.c.lane, T.c.next_attempt_at, T.c.id).limit(PAGE))
+_ORPHANED = select(*_COLS).where(T.c.status == "sending", *_MINE, T.c.lease_until < _AT).limit(PAGE)
+_STILL_DUE = select(T.c.id, T.c.lease).where(T.c.id.in_(_IDS), _due(_AT))
+_CLAIM = (update(T).where(T.c.id.in_(select(T.c.id).where(T.c.id.in_(_IDS), _due(_AT)).with_for_update(skip_locked=True)),
+                          _due(_AT))
+          .values(status="sending", lease=T.c.lease + 1, lease_until=bindparam("until", type_=T.c.lease_until.type))
+          .returning(T.c.id, T.c.lease))
 _SENT = (update(T).where(T.c.id == bindparam("_id"), T.c.lease == bindparam("_lease"),
                          or_(T.c.status == "pending", T.c.status == "sending"))  # no IN: executemany
          .values(status="sent", sent_at=bindparam("_at"), transport_message_id=bindparam("_mid"), last_error=None,
@@ -56,6 +75,7 @@ class Page:
     heads: dict[tuple[str, int], deque[int]]
     full: bool  # more due rows may follow the page
     suspect: bool = False  # SQLite: another writer came after the read; a row may have been dropped since
+    wake_at: datetime | None = None  # a chat here waits for a row outside the page that falls due then
     gone: set[int] = field(default_factory=set)
 
     def is_head(self, row: Any) -> bool:
@@ -102,8 +122,12 @@ class OutboxSender:
         self._pages: dict[Account, Page | None] = {}  # None: read it again
         self._last_id: int | None = None  # the newest row seen
         self._notified = False
-        # SQLite only (one process, one writer lock): the write generation our pages are known to be true at
-        self._seen_gen: int | None = None
+        self._c: Any = None  # the sender's own connection
+        # the commit count of this process at which our pages were last known current; on SQLite (one process)
+        # no commit since means nothing changed, on PostgreSQL also no `outbox_news` from another process
+        self._seen_gen = -1
+        self._news = True
+        self._listening = False
         self._retry_at: datetime | None = None  # when a row waiting out a backoff falls due
         self._listed_at: datetime | None = None
 
@@ -118,18 +142,63 @@ class OutboxSender:
     def transport_for(self, transport: str, account: str) -> Any:
         return self.transports.get((transport, account)) or self.transports.get((transport, "default"))
 
-    def _due(self, now: datetime) -> Any:
-        return or_(and_(T.c.status == "pending", T.c.next_attempt_at <= now),
-                   and_(T.c.status == "sending", T.c.lease_until < now))
-
     async def deliver_due(self, batch: int = 500) -> int:
         """One pass: every connected account's heads of chat, as far as its tokens go, claimed and sent; and
-        once more if a failure produced notices for the admins, so they hear of it at once."""
+        once more if a failure produced notices for the admins, so they hear of it at once. The pass uses one
+        connection, kept between passes: its reads ride on the next write's transaction, and a check-out costs
+        a round trip."""
         self._notified = False
-        sent = await self._pass(batch)
-        if self._notified:
-            sent += await self._pass(batch)
+        if self._c is None:
+            self._c = await self.sessions.kw["bind"].connect()
+            await self._listen()
+        try:
+            sent = await self._pass(batch)
+            if self._notified:
+                sent += await self._pass(batch)
+            if self._c.in_transaction():
+                await self._c.rollback()  # a pass that only read
+        except BaseException:
+            await self.close()  # a broken or interrupted connection is not used again
+            raise
         return sent
+
+    async def close(self) -> None:
+        conn, self._c = self._c, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                if self._listening:
+                    raw = await conn.get_raw_connection()
+                    await raw.driver_connection.remove_listener("outbox_news", self._on_news)
+            with contextlib.suppress(Exception):
+                await conn.close()
+        self._listening, self._news = False, True
+
+    @property
+    def _sqlite(self) -> bool:
+        return bool(self.sessions.kw["bind"].dialect.name == "sqlite")
+
+    async def _listen(self) -> None:
+        """On PostgreSQL, hear of rows other processes insert (a trigger notifies `outbox_news`)."""
+        if self._sqlite:
+            return
+        raw = await self._c.get_raw_connection()
+        await raw.driver_connection.add_listener("outbox_news", self._on_news)
+        self._listening, self._news = True, True
+
+    def _on_news(self, *_args: Any) -> None:
+        self._news = True
+        self._wake.set()
+
+    @contextlib.asynccontextmanager
+    async def _write(self, own: bool = True) -> AsyncIterator[Any]:
+        """A write on the pass's connection, committed at the end. `own`: rows we wrote are not news to us,
+        so on SQLite, if nobody else wrote before it, our pages stay true."""
+        before = commit_count(self.sessions)
+        async with committing(self.sessions, self._c) as conn:
+            yield conn
+        after = commit_count(self.sessions)
+        if own and before == self._seen_gen and after == before + 1:
+            self._seen_gen = after
 
     async def _pass(self, batch: int) -> int:
         now = self.clock.now()
@@ -143,7 +212,7 @@ class OutboxSender:
             if not self.serves(name, account) or transport is None or not getattr(transport, "online", True):
                 continue  # waits without an attempt or a token; the reconnect wakes us
             page = self._pages[key]
-            if page is None or (page.full and not page.rows):
+            if page is None or (page.full and not page.rows) or (page.wake_at is not None and page.wake_at <= now):
                 page = self._pages[key] = await self._read(key, now)
             mine = await self._pick(key, transport, page, now, batch, blocked)
             more = more or len(mine) >= batch
@@ -157,35 +226,35 @@ class OutboxSender:
                         more = True
                     else:
                         del self._pages[key]  # nothing due: listed again when rows arrive
-        if blocked:
-            self.next_due = now + timedelta(seconds=min(blocked.values()))
-        elif more:
+        wakes = [w for w in [self._retry_at, *(p.wake_at for p in self._pages.values() if p is not None)] if w]
+        if more:
             self.next_due = now
+        elif blocked:
+            self.next_due = min([now + timedelta(seconds=min(blocked.values())), *wakes])
         else:
-            self.next_due = self._retry_at  # rows waiting out a backoff, if any
+            self.next_due = min(wakes, default=None)  # rows waiting out a backoff or a dead sender's lease
         return sent
 
     async def _notice_changes(self, now: datetime) -> None:
         """Pages of accounts with new rows are read again; all of them after REFRESH or when a retry is due."""
         retry_due = self._retry_at is not None and self._retry_at <= now
         if self._last_id is None or self._listed_at is None or now - self._listed_at >= REFRESH or retry_due:
-            async with core_read(self.sessions) as conn:
-                self._last_id = (await conn.execute(select(func.max(T.c.id)))).scalar() or 0
-                accounts = (await conn.execute(select(T.c.transport, T.c.account).where(self._due(now)).distinct())).all()
+            conn = self._c
+            self._seen_gen, self._news = commit_count(self.sessions), False  # news from now on counts
+            self._last_id = (await conn.execute(select(func.max(T.c.id)))).scalar() or 0
+            accounts = (await conn.execute(select(T.c.transport, T.c.account).where(_due(now)).distinct())).all()
             self._pages = {(name, account): None for name, account in accounts}
-            self._listed_at, self._seen_gen = now, write_generation(self.sessions)
+            self._listed_at = now
             self._retry_at = await self._next_retry(now)
             return
-        gen = write_generation(self.sessions)
-        if gen is not None and gen == self._seen_gen:
+        gen = commit_count(self.sessions)
+        if gen == self._seen_gen and (self._sqlite or (self._listening and not self._news)):
             return  # nobody but us wrote since the last look: no new rows
-        self._seen_gen = gen
+        self._seen_gen, self._news = gen, False
         for page in self._pages.values():
             if page is not None:
                 page.suspect = True
-        async with core_read(self.sessions) as conn:  # by primary key: only the rows since the last pass
-            fresh = (await conn.execute(select(T.c.id, T.c.transport, T.c.account).where(T.c.id > self._last_id)
-                                        .order_by(T.c.id))).all()
+        fresh = (await self._c.execute(_NEW, {"last": self._last_id})).all()  # by primary key: since the last look
         for row_id, name, account in fresh:
             self._pages[(name, account)] = None
             self._last_id = row_id
@@ -193,17 +262,29 @@ class OutboxSender:
     async def _read(self, key: Account, now: datetime) -> Page:
         """The first PAGE due rows: pending ones in index order, and rows a dead sender left, merged."""
         name, account = key
-        mine = (T.c.transport == name, T.c.account == account)
-        pending = (select(*_COLS).where(T.c.status == "pending", *mine, T.c.next_attempt_at <= now)
-                   .order_by(T.c.lane, T.c.next_attempt_at, T.c.id).limit(PAGE))
-        orphaned = select(*_COLS).where(T.c.status == "sending", *mine, T.c.lease_until < now).limit(PAGE)
-        async with core_read(self.sessions) as conn:
-            rows = list((await conn.execute(pending)).all())
-            full = len(rows) == PAGE
-            rows += (await conn.execute(orphaned)).all()
+        args = {"t": name, "a": account, "at": now}
+        rows = list((await self._c.execute(_PENDING, args)).all())
+        full = len(rows) == PAGE
+        rows += (await self._c.execute(_ORPHANED, args)).all()
         rows = sorted(rows, key=lambda r: (r.lane, r.next_attempt_at, r.id))[:PAGE]
+        queues = await self._chat_queues(name, account, {r.chat_id for r in rows})
+        rows, wake_at = await self._add_heads(rows, queues, now)
         rows = await self._drop_stale(name, account, rows, now)
-        return Page(deque(rows), await self._chat_queues(name, account, {r.chat_id for r in rows}), full)
+        return Page(deque(rows), queues, full, wake_at=wake_at)
+
+    async def _add_heads(self, rows: list[Any], queues: dict[tuple[str, int], deque[int]],
+                         now: datetime) -> tuple[list[Any], datetime | None]:
+        """A chat whose first unsent row is not in the page (a retry that sorts later, or beyond the page)
+        would wait for ever: that row joins the page if it is due, else the page is read again when it is."""
+        have = {r.id for r in rows}
+        missing = [q[0] for q in queues.values() if q and q[0] not in have]
+        if not missing:
+            return rows, None
+        found = (await self._c.execute(select(*_COLS, T.c.status, T.c.lease_until).where(T.c.id.in_(missing)))).all()
+        due = [r for r in found if (r.status == "pending" and r.next_attempt_at <= now)
+               or (r.status == "sending" and r.lease_until is not None and r.lease_until < now)]
+        later = [r.next_attempt_at if r.status == "pending" else r.lease_until for r in found if r not in due]
+        return rows + due, min((w for w in later if w is not None), default=None)
 
     async def _pick(self, key: Account, transport: Any, page: Page, now: datetime, batch: int,
                     blocked: dict[str, float]) -> list[Pick]:
@@ -327,9 +408,8 @@ class OutboxSender:
 
     async def _next_retry(self, now: datetime) -> datetime | None:
         """The earliest row waiting out a backoff (rows behind it in its chat wait for it)."""
-        async with core_read(self.sessions) as conn:
-            return (await conn.execute(select(func.min(T.c.next_attempt_at))
-                                       .where(T.c.status == "pending", T.c.next_attempt_at > now))).scalar_one_or_none()
+        return (await self._c.execute(select(func.min(T.c.next_attempt_at))
+                                      .where(T.c.status == "pending", T.c.next_attempt_at > now))).scalar_one_or_none()
 
     async def _chat_queues(self, name: str, account: str, chats: set[str]) -> dict[tuple[str, int], deque[int]]:
         """Every unsent row of these chats, per chat and lane, in id order: only the head may go."""
@@ -339,9 +419,8 @@ class OutboxSender:
         q = (select(T.c.chat_id, T.c.lane, T.c.id)
              .where(T.c.transport == name, T.c.account == account, T.c.chat_id.in_(chats), T.c.status.in_(UNSENT))
              .order_by(T.c.id))
-        async with core_read(self.sessions) as conn:
-            for chat_id, lane, row_id in (await conn.execute(q)).all():
-                queues.setdefault((chat_id, lane), deque()).append(row_id)
+        for chat_id, lane, row_id in (await self._c.execute(q)).all():
+            queues.setdefault((chat_id, lane), deque()).append(row_id)
         return queues
 
     async def _drop_stale(self, name: str, account: str, rows: list[Any], now: datetime) -> list[Any]:
@@ -351,11 +430,10 @@ class OutboxSender:
         closed: dict[int, str] = {}
         if warning_ids:
             wt = Warning.__table__
-            async with core_read(self.sessions) as conn:
-                for wid, closed_by in (await conn.execute(
-                        select(wt.c.id, wt.c.closed_by).where(wt.c.id.in_(warning_ids),
-                                                              wt.c.status.in_(("closed", "cancelled"))))).all():
-                    closed[wid] = closed_reason(closed_by)
+            for wid, closed_by in (await self._c.execute(
+                    select(wt.c.id, wt.c.closed_by).where(wt.c.id.in_(warning_ids),
+                                                          wt.c.status.in_(("closed", "cancelled"))))).all():
+                closed[wid] = closed_reason(closed_by)
         too_old = now - timedelta(minutes=self.cfg.reply_max_age_min)
         drops: dict[int, str] = {}
         stale_chats: dict[str, int] = {}
@@ -369,9 +447,9 @@ class OutboxSender:
         if not drops:
             return rows
         dropped = set()
-        async with core_transaction(self.sessions) as conn:  # not _write(): the notices are new rows to notice
+        async with self._write(own=False) as conn:  # the notices are new rows, to be noticed
             for row_id, why in drops.items():
-                result = await conn.execute(update(T).where(T.c.id == row_id, self._due(now))
+                result = await conn.execute(update(T).where(T.c.id == row_id, _due(now))
                                             .values(status="dropped", last_error=why))
                 if result.rowcount == 1:
                     dropped.add(row_id)
@@ -388,31 +466,17 @@ class OutboxSender:
         token, skipping rows another sender holds. On SQLite (one process) nobody else sends: a row is still
         ours unless something dropped it, which only a write since our last look can have done."""
         ids = [p.row.id for p in picks]
-        if write_generation(self.sessions) is not None:
+        at = self.clock.now()
+        if self._sqlite:
             claims: dict[int, tuple[int, datetime | None]] = {p.row.id: (p.row.lease, None) for p in picks if p.trusted}
             check = [i for i in ids if i not in claims]
             if check:
-                async with core_read(self.sessions) as conn:
-                    due = select(T.c.id, T.c.lease).where(T.c.id.in_(check), self._due(self.clock.now()))
-                    claims.update({row_id: (lease, None) for row_id, lease in (await conn.execute(due)).all()})
+                due = await self._c.execute(_STILL_DUE, {"ids": check, "at": at})
+                claims.update({row_id: (lease, None) for row_id, lease in due.all()})
             return claims
-        async with core_transaction(self.sessions) as conn:
-            at = self.clock.now()
-            which = select(T.c.id).where(T.c.id.in_(ids), self._due(at)).with_for_update(skip_locked=True)
-            result = await conn.execute(update(T).where(T.c.id.in_(which), self._due(at))
-                                        .values(status="sending", lease=T.c.lease + 1, lease_until=at + LEASE)
-                                        .returning(T.c.id, T.c.lease))
+        async with self._write() as conn:
+            result = await conn.execute(_CLAIM, {"ids": ids, "at": at, "until": at + LEASE})
             return {row_id: (lease, at + LEASE) for row_id, lease in result.all()}
-
-    @contextlib.asynccontextmanager
-    async def _write(self) -> AsyncIterator[Any]:
-        """Our own write transaction; on SQLite, if nobody else wrote before it, our pages stay true."""
-        before = write_generation(self.sessions)
-        async with core_transaction(self.sessions) as conn:
-            yield conn
-        after = write_generation(self.sessions)
-        if before is not None and before == self._seen_gen and after == before + 1:
-            self._seen_gen = after
 
     async def run(self, idle_s: float = 1.0) -> None:
         while True:

@@ -63,11 +63,11 @@ class OutboxEntry(SQLModel, table=True):
     attachment: str | None = None
     reason: str = Field(default="reply", max_length=64)
     correlation_id: str | None = Field(default=None, max_length=128, index=True)
-    status: str = Field(default="pending", max_length=16, index=True)  # pending|sending|sent|failed|dropped|retried
+    status: str = Field(default="pending", max_length=16)  # pending|sending|sent|failed|dropped|retried
     lane: int = 6  # priority: 0–3 warnings by level, 4 提示函, 5 日报表/日点评, 6 everything else
     lease: int = 0  # fencing token: bumped by every claim; only the holder of the latest may finish the row
     attempts: int = 0
-    next_attempt_at: datetime = when(index=True)
+    next_attempt_at: datetime = when()
     lease_until: datetime | None = when(nullable=True, default=None)
     created_at: datetime = when()
     sent_at: datetime | None = when(nullable=True, default=None)

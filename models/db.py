@@ -28,6 +28,7 @@ def make_engine(url: str) -> AsyncEngine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+<<<<<<< HEAD
         commits = _COMMITS[engine.sync_engine] = [0]
         event.listen(engine.sync_engine, "commit", lambda _conn: commits.__setitem__(0, commits[0] + 1))
         return engine
@@ -57,6 +58,13 @@ def _alive(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
             dbapi_conn.ping()
         except Exception as exc:
             raise DisconnectionError(str(exc)) from exc
+=======
+    else:
+        engine = create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    commits = _COMMITS[engine.sync_engine] = [0]
+    event.listen(engine.sync_engine, "commit", lambda _conn: commits.__setitem__(0, commits[0] + 1))
+    return engine
+>>>>>>> main
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -65,7 +73,23 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute(f"PRAGMA wal_autocheckpoint={AUTO_CHECKPOINT_PAGES}")
     cur.close()
+
+
+# SQLite's own checkpoint runs inside the commit that crosses its threshold (1,000 pages by default): tens of
+# milliseconds with the writer lock held, every few megabytes. The running bot checkpoints from a connection of
+# its own instead (`checkpoint`); this threshold is only the backstop for tools and tests that do not.
+AUTO_CHECKPOINT_PAGES = 16_384
+
+
+async def checkpoint(engine: AsyncEngine) -> None:
+    """Copy the write-ahead log into the database file, outside the writer lock: a PASSIVE checkpoint waits for
+    no reader or writer, and they do not wait for it. Nothing to do on PostgreSQL."""
+    if engine.dialect.name != "sqlite":
+        return
+    async with engine.connect() as conn:
+        await conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -124,12 +148,18 @@ def _writer_lock(factory: async_sessionmaker[AsyncSession]) -> WriterLock | None
 _COMMITS: weakref.WeakKeyDictionary[Any, list[int]] = weakref.WeakKeyDictionary()
 
 
+def commit_count(factory: async_sessionmaker[AsyncSession]) -> int:
+    """How many transactions this process has committed."""
+    bind = factory.kw.get("bind")
+    counter = _COMMITS.get(bind.sync_engine) if bind is not None else None
+    return -1 if counter is None else counter[0]
+
+
 def write_generation(factory: async_sessionmaker[AsyncSession]) -> int | None:
     """How many transactions this process has committed on SQLite, where no other process writes; None on
     PostgreSQL, where other processes write too."""
     bind = factory.kw.get("bind")
-    counter = _COMMITS.get(bind.sync_engine) if bind is not None else None
-    return None if counter is None else counter[0]
+    return commit_count(factory) if bind is not None and bind.dialect.name == "sqlite" else None
 
 
 @asynccontextmanager
@@ -150,22 +180,21 @@ async def transaction(factory: async_sessionmaker[AsyncSession], *, urgent: bool
 
 
 @asynccontextmanager
-async def core_transaction(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncConnection]:
-    """A Core connection in one transaction, without an ORM session: for the hot paths that write plain rows."""
+async def committing(factory: async_sessionmaker[AsyncSession], conn: AsyncConnection) -> AsyncIterator[AsyncConnection]:
+    """A write on an open Core connection (no ORM session: the hot paths write plain rows), committed at the
+    end and rolled back on error; under SQLite's writer lock."""
     lock = _writer_lock(factory)
-    async with contextlib.AsyncExitStack() as stack:
-        if lock is not None:
-            await lock.acquire()
-            stack.callback(lock.release)
-        async with factory.kw["bind"].begin() as conn:
-            yield conn
-
-
-@asynccontextmanager
-async def core_read(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncConnection]:
-    """A Core connection for reads."""
-    async with factory.kw["bind"].connect() as conn:
+    if lock is not None:
+        await lock.acquire()
+    try:
         yield conn
+        await conn.commit()
+    except BaseException:
+        await conn.rollback()
+        raise
+    finally:
+        if lock is not None:
+            lock.release()
 
 
 def alembic_config() -> AlembicConfig:

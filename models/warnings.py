@@ -48,8 +48,8 @@ class Obligation(SQLModel, table=True):
                       Index("ix_obligations_person_state", "person_id", "state"))
 
     id: int | None = Field(default=None, primary_key=True)
-    warning_id: int = Field(foreign_key="warnings.id", index=True)
-    person_id: str = Field(max_length=128)
+    warning_id: int = Field(foreign_key="warnings.id")  # the unique constraint starts with it
+    person_id: str = Field(max_length=128)  # ix_obligations_person_state starts with it
     region: str | None = Field(default=None, max_length=64)
     group_id: str | None = Field(default=None, max_length=128)  # where they were @-mentioned
     title: str = Field(default="", max_length=32)
@@ -94,8 +94,8 @@ class EscalationStep(SQLModel, table=True):
                       Index("ix_escalation_steps_obligation_status", "obligation_id", "status"))
 
     id: int | None = Field(default=None, primary_key=True)
-    warning_id: int = Field(foreign_key="warnings.id", index=True)
-    obligation_id: int | None = Field(default=None)
+    warning_id: int = Field(foreign_key="warnings.id")  # the unique constraint starts with it
+    obligation_id: int | None = Field(default=None)  # ix_escalation_steps_obligation_status starts with it
     action: str = Field(max_length=24)
     seq: int = 0
     due_at: datetime = when(index=True)

@@ -173,3 +173,9 @@ async def test_overdue_hazards_listed_each_morning(h: Harness) -> None:
     await run_day_until(h, date(2026, 3, 19), 8, 30)
     msg = h.expect_sent("【逾期隐患提醒】吉林市辖区逾期未整改隐患1处", chat="g-jl")
     assert "限3月18日" in msg.text
+
+
+async def test_a_day_nobody_reported_says_so_at_1630(h: Harness) -> None:
+    await run_day_until(h, MONDAY, 16, 30)
+    text = h.expect_sent("【3月13日日报表】", chat="chuzhang").text
+    assert "无报送数据" in text and "未发现问题隐患" not in text and "检查企业0家" not in text

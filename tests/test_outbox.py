@@ -185,3 +185,24 @@ async def test_two_senders_on_postgres_send_each_row_once(settings: Settings, cl
     finally:
         await a.stop()
         await b.stop()
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+async def test_rows_another_process_writes_are_heard_of_at_once(settings: Settings, clock: FakeClock) -> None:
+    """The sender does not ask for new rows on every pass: another process's insert notifies it."""
+    a, b = create_app(settings, clock=clock), create_app(settings, clock=clock)
+    await a.start(background=False)
+    await b.start(background=False)
+    try:
+        sender = b.outbox_sender
+        assert sender is not None
+        await sender.deliver_due()  # the first look lists everything; nothing is queued yet
+        await sender.deliver_due()
+        sender._wake.clear()
+        await queue(Harness(a, clock), "anwei", 3)  # written by the other process
+        await asyncio.wait_for(sender._wake.wait(), 10)  # the notification, not a poll
+        await sender.deliver_due()
+        assert [m.text for m in b.sim.sent if m.chat_id == "anwei"] == ["消息000", "消息001", "消息002"]
+    finally:
+        await a.stop()
+        await b.stop()

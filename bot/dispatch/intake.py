@@ -22,7 +22,10 @@ from bot.events import Attachment, InboundMessage
 from models.core import RawMessage, RawText
 from models.db import transaction
 
-LONG_TEXT = 32_000  # longer texts are stored in parts of PART characters, one short transaction each
+# Longer texts are stored in parts of PART characters, one short transaction each, by their own intake task
+# (so they may be accepted after a later short message). As long as the longest text the bot reads
+# (Settings.max_text_chars): a text that is handled is never reordered.
+LONG_TEXT = 100_000
 PART = 32_000
 HEAD = 2_000  # what the raw row itself keeps of a long text (the parts hold it all)
 

@@ -27,6 +27,8 @@ class Figures:
             setattr(self, k, getattr(self, k) + getattr(other, k))
 
     def line(self) -> str:
+        if not self.reports:  # nothing reported is not a clean result
+            return "无报送数据"
         parts = []
         if self.teams:
             parts.append(f"派出{self.teams}个检查组")

@@ -51,9 +51,16 @@ def reach(directory: Directory, regions: list[str], titles: list[str]) -> Reach:
     tree = directory.regions
     out = Reach(regions)
     seen: set[str] = set()
+    inside: dict[str, bool] = {}  # per region, not per person: a province has 20,000 people in a few hundred
+
+    def within(region: str) -> bool:
+        if region not in inside:
+            inside[region] = any(tree.contains(scope, region) for scope in regions)
+        return inside[region]
+
     for p in directory.people.values():
         for r in p.responsible:
-            if r.title in titles and any(tree.contains(scope, r.region) for scope in regions) and p.id not in seen:
+            if r.title in titles and p.id not in seen and within(r.region):
                 seen.add(p.id)
                 out.targets.append(Target(p, r.region, r.title, r.group))
     for t in out.targets:
@@ -62,7 +69,8 @@ def reach(directory: Directory, regions: list[str], titles: list[str]) -> Reach:
             out.groups.setdefault(group.id, []).append(t)
     for t in out.targets:
         b = directory.people.get(t.person.backup or "")
-        if b is not None and b.id not in seen and b not in out.backups:
+        if b is not None and b.id not in seen:
+            seen.add(b.id)
             out.backups.append(b)
     return out
 

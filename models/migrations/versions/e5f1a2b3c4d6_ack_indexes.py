@@ -5,14 +5,14 @@ state index, reading every open obligation, and cancelled a person's steps throu
 reading every pending step: per ack batch. Each composite index replaces its single-column prefix.
 
 Revision ID: e5f1a2b3c4d6
-Revises: d2b7c4e1a9f0
+Revises: d1e2f3a4b5c6
 Create Date: 2026-11-23 09:45:00
 """
 from alembic import op
 
 
 revision = 'e5f1a2b3c4d6'
-down_revision = 'd2b7c4e1a9f0'
+down_revision = 'd1e2f3a4b5c6'
 branch_labels = None
 depends_on = None
 
