@@ -28,13 +28,12 @@ def make_engine(url: str) -> AsyncEngine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-<<<<<<< HEAD
-        commits = _COMMITS[engine.sync_engine] = [0]
-        event.listen(engine.sync_engine, "commit", lambda _conn: commits.__setitem__(0, commits[0] + 1))
-        return engine
-    engine = create_async_engine(url, pool_size=10, max_overflow=10)
-    event.listen(engine.sync_engine, "checkout", _alive)
-    event.listen(engine.sync_engine, "checkin", _idle_since)
+    else:
+        engine = create_async_engine(url, pool_size=10, max_overflow=10)
+        event.listen(engine.sync_engine, "checkout", _alive)
+        event.listen(engine.sync_engine, "checkin", _idle_since)
+    commits = _COMMITS[engine.sync_engine] = [0]
+    event.listen(engine.sync_engine, "commit", lambda _conn: commits.__setitem__(0, commits[0] + 1))
     return engine
 
 
@@ -58,13 +57,6 @@ def _alive(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
             dbapi_conn.ping()
         except Exception as exc:
             raise DisconnectionError(str(exc)) from exc
-=======
-    else:
-        engine = create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
-    commits = _COMMITS[engine.sync_engine] = [0]
-    event.listen(engine.sync_engine, "commit", lambda _conn: commits.__setitem__(0, commits[0] + 1))
-    return engine
->>>>>>> main
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
