@@ -26,11 +26,14 @@ async def test_a_connection_the_server_closed_is_replaced(pg_server: str) -> Non
         async with engine.connect() as conn:
             assert (await conn.execute(text("SELECT 1"))).scalar_one() == 1
             pid = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+            driver = (await conn.get_raw_connection()).driver_connection
         async with admin.connect() as conn:  # what a server restart does to an idle pooled connection
             assert (await conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})).scalar_one()
-        for _ in range(5000):  # until the backend is gone; each query lets asyncpg read the end of the socket
-            if not await _alive(admin, pid):
+        for _ in range(5000):  # until asyncpg has read the end of its socket; each query runs the loop
+            if driver.is_closed():
                 break
+            await _alive(admin, pid)
+        assert driver.is_closed()
         async with engine.connect() as conn:
             assert (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one() != pid
     finally:

@@ -30,7 +30,7 @@ from handlers.reports.parse.classify import ACK_SCAN, is_ack
 from handlers.warnings.ack import _EXPLICIT, _QUOTE, MEASURES, OPEN
 from handlers.warnings.ackwrite import write
 from models.core import OutboxEntry
-from models.db import core_transaction
+from models.db import committing
 from models.warnings import Obligation, Warning
 
 HANDLER = "handlers.warnings.ack.acknowledge"
@@ -147,7 +147,8 @@ class AckBatcher:
         results: dict[int, str | None] = {}
         chosen: dict[int, int] = {}
         replies: list[dict[str, Any]] = []
-        async with core_transaction(app.sessions) as conn:  # plain rows: no ORM session to keep
+        # plain rows: no ORM session to keep
+        async with app.engine.connect() as conn, committing(app.sessions, conn):
             people = list({it.person.id for it in batch})
             # what is open for them, locked in id order as the escalation fence takes them (FOR UPDATE is
             # nothing on SQLite, whose single writer is the fence); by the (person, state) index alone
