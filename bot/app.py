@@ -28,13 +28,14 @@ from bot.templates import Templates
 from bot.transports.simulator import SimulatorTransport
 from bot.transports.voice import CallTransport, HttpProvider, RecordingProvider
 from bot.workdays import WorkCalendar
-from models.db import make_engine, migrate, session_factory
+from models.db import checkpoint, make_engine, migrate, session_factory, write_generation
 
 TransportFactory = Callable[["App"], Any]
 WORKERS = 32  # messages handled side by side; each chat still goes in order (chat lock)
 HEAVY_WORKERS = 4  # attachments and long texts: their own lane, so a burst of 收到 never waits behind them
 HEAVY_CHARS = 2_000
 RECOVER_EVERY_S = 60.0
+CHECKPOINT_EVERY_S = 0.5
 RECOVER_BATCH = 5000
 
 
@@ -110,6 +111,8 @@ class App:
         assert self.outbox_sender is not None
         self.spawn(self.outbox_sender.run(), "outbox")
         self.spawn(self._recover_every(RECOVER_EVERY_S), "recover")
+        if write_generation(self.sessions) is not None:  # SQLite
+            self.spawn(self._checkpoint_every(CHECKPOINT_EVERY_S), "checkpoint")
         # sending per account and the scheduler: all here on SQLite; on PostgreSQL, what this process holds
         from bot.leases import install_leases
 
@@ -205,6 +208,22 @@ class App:
                 raise
             except Exception:
                 self.log.exception("recover_failed")
+
+    async def _checkpoint_every(self, seconds: float) -> None:
+        """SQLite: the log is copied into the database here, never by a committing writer (see models.db)."""
+        done = write_generation(self.sessions)
+        while True:
+            await asyncio.sleep(seconds)
+            now = write_generation(self.sessions)
+            if now == done:
+                continue
+            try:
+                await checkpoint(self.engine)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the backstop threshold still bounds the log
+                self.log.warning("checkpoint_failed", error=repr(exc)[:200])
+            done = now
 
     async def stop(self) -> None:
         if self.scheduler is not None:

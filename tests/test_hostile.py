@@ -181,3 +181,17 @@ async def test_a_long_report_is_shown_whole_on_the_console(h: Harness, monkeypat
         unit = next(u.unit for t in b.rounds[0].tiles for u in t.units if u.unit.name == "龙潭区应急管理局")
         view = await unit_report(s, unit.id, b.rounds[0].slot)
     assert view is not None and view.raw_text.endswith(notes)
+
+
+async def test_the_sqlite_log_is_copied_by_the_bot_not_by_a_committing_writer(h: Harness, tmp_path: Path) -> None:
+    """SQLite's own checkpoint would run inside whichever commit crosses 1,000 pages, with the writer held."""
+    from models.db import AUTO_CHECKPOINT_PAGES, checkpoint
+
+    db = tmp_path / "bot.db"
+    async with h.app.engine.connect() as conn:
+        assert (await conn.exec_driver_sql("PRAGMA wal_autocheckpoint")).scalar() == AUTO_CHECKPOINT_PAGES
+    before = db.stat().st_size
+    assert await h.say("g-jl", "ltq-bs", "收到" * 800_000) == "report_too_long"  # 4.8 MB: past 1,000 pages
+    assert db.stat().st_size == before  # no writer copied it
+    await checkpoint(h.app.engine)
+    assert db.stat().st_size > before + 4_000_000
