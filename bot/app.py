@@ -31,7 +31,8 @@ from bot.workdays import WorkCalendar
 from models.db import checkpoint, make_engine, migrate, session_factory, write_generation
 
 TransportFactory = Callable[["App"], Any]
-WORKERS = 32  # messages handled side by side; each chat still goes in order (chat lock)
+WORKERS = 128  # messages handled side by side; each chat still goes in order (chat lock). Waiting for a
+# group commit (reports, acks) costs a worker only a coroutine, and the batches grow with the workers
 HEAVY_WORKERS = 4  # attachments and long texts: their own lane, so a burst of 收到 never waits behind them
 HEAVY_CHARS = 2_000
 RECOVER_EVERY_S = 60.0

@@ -9,8 +9,9 @@ import chinese_calendar
 
 class WorkCalendar:
     def __init__(self, extra_workdays: Iterable[date] = (), extra_holidays: Iterable[date] = ()) -> None:
-        self.extra_workdays = set(extra_workdays)
-        self.extra_holidays = set(extra_holidays)
+        self.extra_workdays = frozenset(extra_workdays)
+        self.extra_holidays = frozenset(extra_holidays)
+        self._known: dict[date, bool] = {}  # the library's answer is slow for a question asked per report
 
     def covered(self, year: int) -> bool:
         """Does the library know this year's official holidays?"""
@@ -21,6 +22,12 @@ class WorkCalendar:
         return True
 
     def is_workday(self, d: date) -> bool:
+        known = self._known.get(d)
+        if known is None:
+            known = self._known[d] = self._is_workday(d)
+        return known
+
+    def _is_workday(self, d: date) -> bool:
         if d in self.extra_workdays:
             return True
         if d in self.extra_holidays:

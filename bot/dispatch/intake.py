@@ -19,7 +19,7 @@ from sqlmodel import col, select
 
 from bot.events import Attachment, InboundMessage
 from models.core import RawMessage, RawText
-from models.db import transaction
+from models.db import insert_ids, transaction
 
 # Longer texts are stored in parts of PART characters, one short transaction each, by their own intake task
 # (so they may be accepted after a later short message). As long as the longest text the bot reads
@@ -74,27 +74,38 @@ def _clean_event(event: InboundMessage) -> tuple[InboundMessage, list[str], byte
 
 
 def raw_row(event: InboundMessage, directory: Any) -> tuple[RawMessage, InboundMessage]:
+    values, event = stored_values(event, directory)
+    return RawMessage(**values), event
+
+
+def stored_values(event: InboundMessage, directory: Any) -> tuple[dict[str, Any], InboundMessage]:
+    """The raw row's values for any event, and the storable event."""
     event, escaped, original = _clean_event(event)
+    values = raw_values(event, directory)
+    if escaped:
+        values["meta"]["escaped"] = escaped  # the change is recorded; `original` keeps the bytes as received
+    values["original"] = original
+    return values, event
+
+
+def raw_values(event: InboundMessage, directory: Any) -> dict[str, Any]:
+    """The raw row of a storable event as plain values (a batch inserts them without ORM objects)."""
     meta: dict[str, Any] = {"mentions": list(event.mentions), "to_bot": event.to_bot,
                             "sender_name": event.sender_name, "quote_id": event.quote_id}
-    if escaped:
-        meta["escaped"] = escaped  # the change is recorded; `original` keeps the bytes as received
-    row = RawMessage(
-        transport=event.transport,
-        account=event.account,
-        chat_id=event.chat_id[:128],
-        sender_id=event.sender_id[:128],
-        message_id=event.message_id[:128],
-        is_group=event.is_group,
-        sender_known=directory.person(event.transport, event.sender_id) is not None,
-        chat_known=not event.is_group or directory.group(event.transport, event.chat_id) is not None,
-        text=event.text,
-        attachments=[{"name": a.name, "path": a.path, "mime": a.mime} for a in event.attachments],
-        received_at=event.received_at,
-        meta=meta,
-        original=original,
-    )
-    return row, event
+    return {
+        "transport": event.transport,
+        "account": event.account,
+        "chat_id": event.chat_id[:128],
+        "sender_id": event.sender_id[:128],
+        "message_id": event.message_id[:128],
+        "is_group": event.is_group,
+        "sender_known": directory.person(event.transport, event.sender_id) is not None,
+        "chat_known": not event.is_group or directory.group(event.transport, event.chat_id) is not None,
+        "text": event.text,
+        "attachments": [{"name": a.name, "path": a.path, "mime": a.mime} for a in event.attachments],
+        "received_at": event.received_at,
+        "meta": meta,
+    }
 
 
 def event_of(row: RawMessage, text: str | None = None) -> InboundMessage:
@@ -161,7 +172,7 @@ async def store_one(data: dict[str, Any], event: InboundMessage) -> tuple[Inboun
 
 
 async def store_many(data: dict[str, Any], events: Sequence[InboundMessage]) -> list[tuple[InboundMessage, int | None]]:
-    """Store a burst in one commit (SQLite's single writer pays one fsync, not hundreds).
+    """Store a burst in one commit and one bulk insert (SQLite's single writer pays one fsync, not hundreds).
 
     A duplicate anywhere in the burst makes it fall back to one row per transaction; so does a long text
     (stored in parts: see `_store_parts`)."""
@@ -169,17 +180,15 @@ async def store_many(data: dict[str, Any], events: Sequence[InboundMessage]) -> 
         short = iter(await store_many(data, [e for e in events if len(e.text) <= LONG_TEXT]))
         return [await store_one(data, e) if len(e.text) > LONG_TEXT else next(short) for e in events]
     seen: set[tuple[str, str]] = set()
-    pairs = []
+    pairs: list[tuple[dict[str, Any] | None, InboundMessage]] = []
     for e in events:
-        row, clean = raw_row(e, data["directory"])
-        key = (row.transport, row.message_id)
-        pairs.append((row if key not in seen else None, clean))
+        values, clean = stored_values(e, data["directory"])
+        key = (values["transport"], values["message_id"])
+        pairs.append((values if key not in seen else None, clean))
         seen.add(key)
     try:
         async with transaction(data["sessions"], urgent=True) as session:
-            session.add_all([r for r, _ in pairs if r is not None])
-            await session.flush()
-            ids = [r.id if r is not None else None for r, _ in pairs]
+            ids = iter(await insert_ids(await session.connection(), RawMessage, [v for v, _ in pairs if v is not None]))
     except IntegrityError:
         return [await store_one(data, e) for e in events]
-    return [(clean, raw_id) for (_, clean), raw_id in zip(pairs, ids, strict=True)]
+    return [(clean, next(ids) if values is not None else None) for values, clean in pairs]

@@ -10,9 +10,14 @@ from handlers.reports.parse import Parser
 
 
 def setup(app: Any) -> list[Router]:
+    # imported here: the lane reads the ack rules, and those read the parser of this package
+    from handlers.reports.lane import ReportBatcher, report_lane
+
     app.data["parser"] = Parser(app.regions, app.cfg, app.data["calendar"])
     s = app.settings
     app.data["report_limits"] = Limits(budget_s=s.parse_budget_s, max_text_chars=s.max_text_chars,
                                        max_rows=s.max_report_rows)
     app.data["prepare"].append(prepare_report)
+    app.data["report_batcher"] = ReportBatcher(app)
+    app.data["fast_lanes"].append(report_lane)
     return [router]

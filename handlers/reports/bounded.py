@@ -84,7 +84,10 @@ def _report_text(event: InboundMessage, bot_name: str) -> str:
 
 
 async def prepare_report(event: InboundMessage, data: dict[str, Any]) -> None:
-    """A `prepare` hook: sets data["report_pre"] to what the report filter needs, or leaves it unset."""
+    """A `prepare` hook: sets data["report_pre"] to what the report filter needs, or leaves it unset.
+    Read once: the report lane may have read it already."""
+    if "report_pre" in data:
+        return
     limits: Limits = data["report_limits"]
     parser = data["parser"]
     known = data.get("person") is not None

@@ -12,9 +12,9 @@ from bot.outbox import Outbox
 from bot.scope import covers, scope_name
 from bot.templates import Templates
 from bot.workdays import WorkCalendar
-from handlers.daily.rounds import slot_for_post, slots_for
+from handlers.daily.rounds import slots_for
 from handlers.reports.bounded import Limits
-from handlers.reports.ingest import Ingested, report_deadline, resolve_unit, store_report
+from handlers.reports.ingest import Ingested, place, resolve_unit, store_report
 from handlers.reports.parse import ParseResult
 
 router = Router(__name__, "日报")
@@ -69,18 +69,8 @@ async def report(
     if region and not covers(directory, person, region):
         outbox.reply(event, f"您登记在{scope_name(directory, person)}，不能报送{region}的日报，请由{region}的报送员报送。")
         return "report_denied"
-    round_no = 1
     slots = await slots_for(session, event.received_at.date(), cfg, calendar)
-    if slots and slots[0].emergency:
-        # 提级管理: the report belongs to the round it meets; undated means today
-        slot = slot_for_post(slots, event.received_at)
-        assert slot is not None
-        round_no, late = slot.round, event.received_at > slot.deadline
-        if not parsed_report.dated:
-            parsed_report.date = event.received_at.date()
-            parsed.problems = [p for p in parsed.problems if p != "未注明检查日期"]
-    else:
-        late = event.received_at > report_deadline(parsed_report.date, cfg, calendar)
+    round_no, late = place(parsed, event.received_at, slots, cfg, calendar)
     stored = await store_report(session, parsed_report, unit=unit, posted_by=person.id, posted_at=event.received_at,
                                 raw_id=raw_id, late=late, source=source, problems=parsed.problems, round_no=round_no,
                                 review=parsed.review)

@@ -1,0 +1,231 @@
+"""Reports by group commit: a re-import, or an 提级管理 day of many rounds, is thousands of reports in a burst.
+
+A plain-text report posted in a group by someone who may report it takes this lane instead of the unit of
+work; so does group chatter that no handler wants (not addressed to the bot, not an answer to a warning,
+not a report), which is only stored with its outcome `ignored`. The reports that arrive while one batch commits form the next batch (no timer: batches grow with the
+load). One transaction per batch stores the raw messages (or, when the transport's intake stored them
+already, their outcomes), the reports, their records, hazards and first events, and queues the replies;
+a message is answered only after that commit. Anything else (a command, an answer to a warning, an
+attachment, a report the sender may not post, a text that needs escaping) goes down the normal chain,
+which stays the reference for what a report means (`handlers.reports.handlers.report`). A batch that fails
+sends each of its messages down the normal chain one by one, so a bad message never sinks the others."""
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import bindparam, select, update
+
+from bot.config import Person
+from bot.dispatch.intake import LONG_TEXT, raw_values, storable
+from bot.events import InboundMessage, Mention
+from bot.outbox import Outbox
+from bot.scope import covers
+from bot.text import clean, command_text
+from handlers.daily.rounds import slots_for
+from handlers.reports.bounded import prepare_report
+from handlers.reports.handlers import reply_text, review_text
+from handlers.reports.ingest import Draft, place, resolve_unit, store_reports
+from handlers.reports.parse import ParseResult
+from handlers.reports.parse.classify import is_ack
+from handlers.warnings.ack import _QUOTE, MEASURES, OPEN
+from models.core import RawMessage
+from models.db import insert_ids, transaction
+from models.warnings import Obligation, Warning
+
+HANDLER = "reports.report"  # the name the normal chain records for the same handler
+
+
+@dataclass
+class Item:
+    event: InboundMessage
+    person: Person | None
+    parsed: ParseResult | None  # None: chatter, stored as `ignored`
+    raw_id: int | None  # stored already by the transport's intake: the batch sets its outcome
+    done: asyncio.Future
+    answer_states: tuple[str, ...] = ()  # it reads as an answer: an obligation in these states makes it one
+
+
+NOT_MINE = ()  # may_take's answer for a message this lane leaves alone
+
+
+def may_take(event: InboundMessage, bot_name: str) -> tuple[str, ...] | None:
+    """Group text that no handler before the report one can want: not addressed to the bot, no quote, no
+    attachment. None when it may be taken; for text that reads as an answer to a warning, the obligation
+    states that would make it one (the ack filter's own tests: the batch runs its query); NOT_MINE else."""
+    if not event.is_group or event.attachments or event.quote_id:
+        return NOT_MINE
+    if command_text(event, bot_name) is not None:
+        return NOT_MINE
+    text = re.sub(r"^@\S+\s*", "", clean(event.text).strip()).strip()
+    if _QUOTE.search(text):
+        return NOT_MINE
+    if is_ack(text):
+        return OPEN
+    return (*OPEN, "acked", "responded") if MEASURES.search(text) else None
+
+
+class ReportBatcher:
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.queue: list[Item] = []
+        self._lock = asyncio.Lock()
+        self.batches = 0
+
+    def queue_item(self, item: Item) -> None:
+        self.queue.append(item)
+
+    async def submit(self, item: Item) -> str | None:
+        """The outcome of a queued item once committed; None: the batch failed and nothing of it was stored."""
+        async with self._lock:  # one batch at a time; whoever gets the lock commits everything queued
+            if not item.done.done():
+                batch, self.queue = self.queue, []
+                try:
+                    await self._commit(batch)
+                except Exception as exc:
+                    self.app.log.warning("report_batch_failed", size=len(batch), error=repr(exc)[:300])
+                    for it in batch:
+                        if not it.done.done():
+                            it.done.set_result(None)
+        return await item.done
+
+    async def _not_answers(self, conn: Any, batch: list[Item]) -> list[Item]:
+        """The batch without the messages that answer a warning after all (someone named in it said 收到):
+        those go down the normal chain (done with None)."""
+        asking = {it.person.id for it in batch if it.answer_states and it.person is not None}
+        if not asking:
+            return batch
+        ob, wt = Obligation.__table__, Warning.__table__
+        rows = (await conn.execute(select(ob.c.person_id, ob.c.state).join(wt, wt.c.id == ob.c.warning_id).where(
+            ob.c.person_id.in_(bindparam("people", expanding=True)), ob.c.state.in_((*OPEN, "acked", "responded")),
+            wt.c.status == "active"), {"people": sorted(asking)})).all()
+        states: dict[str, set[str]] = {}
+        for person_id, state in rows:
+            states.setdefault(person_id, set()).add(state)
+        keep = []
+        for it in batch:
+            if it.person is not None and states.get(it.person.id, set()) & set(it.answer_states):
+                it.done.set_result(None)
+            else:
+                keep.append(it)
+        return keep
+
+    async def _commit(self, batch: list[Item]) -> None:
+        app = self.app
+        cfg, calendar, directory = app.cfg, app.data["calendar"], app.directory
+        outcomes: list[str] = []
+        replies: list[dict[str, Any]] = []
+        async with transaction(app.sessions) as session:
+            conn = await session.connection()
+            batch = await self._not_answers(conn, batch)
+            slots = {}
+            for day in sorted({it.event.received_at.date() for it in batch}):
+                slots[day] = await slots_for(session, day, cfg, calendar)
+            ignored = [it for it in batch if it.parsed is None]
+            reports = [it for it in batch if it.parsed is not None]
+            drafts = []
+            for it in reports:
+                e, parsed = it.event, it.parsed
+                assert parsed is not None and parsed.report is not None and it.person is not None
+                round_no, late = place(parsed, e.received_at, slots[e.received_at.date()], cfg, calendar)
+                drafts.append(Draft(parsed.report, resolve_unit(parsed.report, it.person, directory), it.person.id,
+                                    e.received_at, it.raw_id, late, "text", parsed.problems, round_no, parsed.review))
+            # the raw rows first (a report points at its message); chatter is stored with its outcome
+            t = RawMessage.__table__
+            new = [n for n, it in enumerate(reports) if it.raw_id is None]
+            rows = [{**raw_values(reports[n].event, directory), "outcome": "pending"} for n in new]
+            rows += [{**raw_values(it.event, directory), "outcome": "ignored"} for it in ignored if it.raw_id is None]
+            for n, raw_id in zip(new, await insert_ids(conn, RawMessage, rows), strict=False):
+                drafts[n].raw_id = raw_id
+            stored_ignored = [{"rid": it.raw_id, "out": "ignored", "h": None} for it in ignored if it.raw_id is not None]
+            stored = await store_reports(conn, drafts)
+            outbox = Outbox(session, app.data)
+            for it, d, s in zip(reports, drafts, stored, strict=True):
+                e, parsed = it.event, it.parsed
+                assert parsed is not None and it.person is not None
+                if parsed.review:
+                    text = review_text(s, parsed.review) + "\n" + app.templates.render("report_template")
+                    outcomes.append("report_review")
+                else:
+                    text = reply_text(s, parsed, d.late)
+                    outcomes.append("report_corrected" if s.corrected else "report")
+                replies += outbox.chat_rows(e.transport, e.chat_id, text, mentions=[Mention(e.sender_id, it.person.name)],
+                                            account=e.account)
+            done = [{"rid": d.raw_id, "out": o, "h": HANDLER} for d, o in zip(drafts, outcomes, strict=True)]
+            if done or stored_ignored:
+                await conn.execute(update(t).where(t.c.id == bindparam("rid")).values(
+                    outcome=bindparam("out"), handler=bindparam("h"), error=None), done + stored_ignored)
+            await outbox.insert_many(replies)
+        self.batches += 1
+        for it, outcome in zip(reports, outcomes, strict=True):
+            it.done.set_result(outcome)
+        for it in ignored:
+            it.done.set_result("ignored")
+        if replies and app.outbox_sender is not None:
+            app.outbox_sender.wake()
+
+
+async def report_lane(event: InboundMessage, data: dict[str, Any]) -> str | None:
+    """The fast lane's entry (see `bot.dispatch.middleware.fast_lanes`): the outcome when it took the
+    message, None to pass it on (with the report read already, so the normal chain does not read it again)."""
+    person = data["directory"].person(event.transport, event.sender_id)
+    answer_states = may_take(event, data["cfg"].bot.name)
+    if answer_states == NOT_MINE:
+        return None
+    if answer_states and person is not None:
+        acks = data.get("ack_batcher")
+        if acks is not None and acks.index.has_open(person.id):
+            return None  # an answer to a warning: the ack lane's, or the normal chain's
+    if data.get("raw_id") is None and (len(event.text) > LONG_TEXT or storable(event.text)[1]):
+        return None  # stored by the normal chain: a long text in parts, an escaped one with what changed
+    batcher: ReportBatcher = data["report_batcher"]
+    # read and queued in order per sender and chat (a correction follows the report it corrects, and a
+    # batch keeps the order of its queue); not per chat, or a group's reports could never share a commit
+    async with data["chat_locks"].get(f"{event.transport}:{event.chat_id}:{event.sender_id}"):
+        item = await _item(event, data, person, answer_states or ())
+        if item is None or isinstance(item, str):
+            return item
+        batcher.queue_item(item)
+    key = f"{event.transport}:{event.message_id}"
+    try:
+        outcome = await batcher.submit(item)
+    except BaseException:
+        if item.raw_id is None:
+            await data["dedup"].release(key)
+        raise
+    if outcome is None:
+        if item.raw_id is None:
+            await data["dedup"].release(key)  # the normal chain takes it, de-duplication included
+        return None
+    if item.parsed is not None:
+        data["handler"] = HANDLER
+    return outcome
+
+
+async def _item(event: InboundMessage, data: dict[str, Any], person: Person | None,
+                answer_states: tuple[str, ...]) -> Item | str | None:
+    """The message read: an item for the batch, 'duplicate', or None for the normal chain."""
+    directory = data["directory"]
+    data["person"] = person
+    await prepare_report(event, data)
+    pre = data.setdefault("report_pre", {})  # read once: the normal chain's prepare step keeps this
+    if pre.get("too_long"):
+        return None
+    parsed: ParseResult | None = pre.get("parsed")
+    if parsed is not None and parsed.report is None:
+        parsed = None  # no report after all: nothing wants it
+    if parsed is not None:
+        assert parsed.report is not None
+        if person is None:
+            return None  # told to register first, by the normal chain
+        unit = resolve_unit(parsed.report, person, directory)
+        region = unit.region if unit else directory.regions.canonical(parsed.report.region)
+        if region and not covers(directory, person, region):
+            return None  # refused (and audited) by the normal chain
+    raw_id = data.get("raw_id")
+    if raw_id is None and not await data["dedup"].first_time(f"{event.transport}:{event.message_id}"):
+        return "duplicate"
+    return Item(event, person, parsed, raw_id, asyncio.get_running_loop().create_future(),
+                answer_states if person is not None else ())
