@@ -7,7 +7,7 @@ import contextlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import update
 from sqlalchemy.orm.util import identity_key
 
 from bot.clock import Clock
@@ -16,6 +16,7 @@ from bot.directory import Directory
 from bot.events import InboundMessage, Mention
 from bot.text import split_text
 from models.core import OutboxEntry
+from models.db import bulk_insert
 from models.warnings import Warning
 
 T = OutboxEntry.__table__
@@ -129,10 +130,9 @@ class Outbox:
         return []
 
     async def insert_many(self, rows: list[dict[str, Any]]) -> int:
-        """One bulk insert (executemany / multi-row INSERT) in the caller's transaction."""
+        """One bulk insert (executemany on SQLite, COPY on PostgreSQL) in the caller's transaction."""
         if rows:
-            conn = await self.session.connection()
-            await conn.execute(insert(OutboxEntry), rows)
+            await bulk_insert(await self.session.connection(), OutboxEntry, rows)
         return len(rows)
 
     def reply(self, event: InboundMessage, text: str, *, mention_sender: bool = True, **kw: Any) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from models.types import json_dict, json_list, when
@@ -42,11 +42,14 @@ class Obligation(SQLModel, table=True):
     """One named person's duty to answer one warning."""
 
     __tablename__ = "obligations"
-    __table_args__ = (UniqueConstraint("warning_id", "person_id", name="uq_obligation"),)
+    # (person, state): an ack's lookup of what is open for a person must not depend on the planner's
+    # statistics, which are stale right after a fan-out inserted 20,000 rows of state `sent`
+    __table_args__ = (UniqueConstraint("warning_id", "person_id", name="uq_obligation"),
+                      Index("ix_obligations_person_state", "person_id", "state"))
 
     id: int | None = Field(default=None, primary_key=True)
     warning_id: int = Field(foreign_key="warnings.id")  # the unique constraint starts with it
-    person_id: str = Field(max_length=128, index=True)
+    person_id: str = Field(max_length=128)  # ix_obligations_person_state starts with it
     region: str | None = Field(default=None, max_length=64)
     group_id: str | None = Field(default=None, max_length=128)  # where they were @-mentioned
     title: str = Field(default="", max_length=32)
@@ -86,11 +89,13 @@ class EscalationStep(SQLModel, table=True):
     """A due step: executed exactly once (status flips pending → done in the executing transaction)."""
 
     __tablename__ = "escalation_steps"
-    __table_args__ = (UniqueConstraint("warning_id", "obligation_id", "action", "seq", name="uq_step"),)
+    # (obligation, status): an ack cancels its pending steps through this, whatever the statistics say
+    __table_args__ = (UniqueConstraint("warning_id", "obligation_id", "action", "seq", name="uq_step"),
+                      Index("ix_escalation_steps_obligation_status", "obligation_id", "status"))
 
     id: int | None = Field(default=None, primary_key=True)
     warning_id: int = Field(foreign_key="warnings.id")  # the unique constraint starts with it
-    obligation_id: int | None = Field(default=None, index=True)
+    obligation_id: int | None = Field(default=None)  # ix_escalation_steps_obligation_status starts with it
     action: str = Field(max_length=24)
     seq: int = 0
     due_at: datetime = when(index=True)

@@ -156,7 +156,7 @@ async def test_the_simulator_page_shows_the_beginning_of_a_long_text(settings: S
     try:
         body = json.dumps({"chat_id": "g-jl", "sender_id": "ltq-bs", "text": MEGABYTE}).encode()
         r = await client.post("/sim/api/send", data=io.BytesIO(body), headers={"Content-Type": "application/json"})
-        assert r.status == 200  # a big JSON body, decoded off the loop
+        assert r.status == 200
         mid = (await r.json())["message_id"]
         async with app.sessions() as s:  # acknowledged means stored, parts and all
             row = (await s.exec(select(RawMessage).where(RawMessage.message_id == mid))).one()

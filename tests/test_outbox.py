@@ -4,7 +4,10 @@ hands a crashed process's rows to exactly one other sender."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlmodel import col, select
@@ -155,12 +158,22 @@ async def test_a_rejected_message_fails_is_shown_and_can_be_retried(h: Harness, 
     assert texts(h, "g-jl") == ["消息001", "消息000"]
 
 
-@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
-async def test_two_senders_on_postgres_send_each_row_once(settings: Settings, clock: FakeClock) -> None:
+@contextlib.asynccontextmanager
+async def two_processes(settings: Settings, clock: FakeClock) -> AsyncIterator[tuple[Any, Any]]:
+    """Two apps on one PostgreSQL database, as two bot processes would be."""
     a, b = create_app(settings, clock=clock), create_app(settings, clock=clock)
     await a.start(background=False)
     await b.start(background=False)
     try:
+        yield a, b
+    finally:
+        await a.stop()
+        await b.stop()
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+async def test_two_senders_on_postgres_send_each_row_once(settings: Settings, clock: FakeClock) -> None:
+    async with two_processes(settings, clock) as (a, b):
         ha = Harness(a, clock)
         await queue(ha, "anwei", 60)
         await queue(ha, "g-jl", 60)
@@ -182,18 +195,12 @@ async def test_two_senders_on_postgres_send_each_row_once(settings: Settings, cl
             assert mine == sorted(mine)
         reclaimed = (await rows(ha, text="消息000", chat_id="anwei"))[0]
         assert reclaimed.status == "sent" and reclaimed.lease >= 2  # claimed again (maybe released when out of tokens)
-    finally:
-        await a.stop()
-        await b.stop()
 
 
 @pytest.mark.parametrize("backend", ["postgres"], indirect=True)
 async def test_rows_another_process_writes_are_heard_of_at_once(settings: Settings, clock: FakeClock) -> None:
     """The sender does not ask for new rows on every pass: another process's insert notifies it."""
-    a, b = create_app(settings, clock=clock), create_app(settings, clock=clock)
-    await a.start(background=False)
-    await b.start(background=False)
-    try:
+    async with two_processes(settings, clock) as (a, b):
         sender = b.outbox_sender
         assert sender is not None
         await sender.deliver_due()  # the first look lists everything; nothing is queued yet
@@ -203,6 +210,3 @@ async def test_rows_another_process_writes_are_heard_of_at_once(settings: Settin
         await asyncio.wait_for(sender._wake.wait(), 10)  # the notification, not a poll
         await sender.deliver_due()
         assert [m.text for m in b.sim.sent if m.chat_id == "anwei"] == ["消息000", "消息001", "消息002"]
-    finally:
-        await a.stop()
-        await b.stop()

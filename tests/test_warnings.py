@@ -276,14 +276,49 @@ async def test_acks_in_a_burst_commit_together(h: Harness) -> None:
     async with h.app.sessions() as s:
         raws = (await s.exec(select(RawMessage).where(col(RawMessage.message_id).like("burst-%")))).all()
         assert len(raws) == len(JILIN) - 1 and {r.outcome for r in raws} == {"ack"}
+        at = events[0].received_at
+        raw = next(r for r in raws if r.message_id == "burst-jl-yb")
+        assert (raw.transport, raw.chat_id, raw.sender_id, raw.text, raw.received_at) == (
+            "sim", events[0].chat_id, events[0].sender_id, "收到", at)
+        assert raw.is_group and raw.sender_known and raw.chat_known and raw.meta == {} and raw.attachments == []
+        assert raw.handler == "handlers.warnings.ack.acknowledge" and raw.error is None
+        ob = (await s.exec(select(Obligation).where(Obligation.warning_id == wid, Obligation.person_id == "jl-yb"))).one()
+        assert (ob.acked_at, ob.ack_channel, ob.ack_text) == (at, "group", "收到")
         steps = (await s.exec(select(EscalationStep).join(Obligation, col(Obligation.id) == col(EscalationStep.obligation_id))
                               .where(Obligation.person_id == "jl-yb"))).all()
         assert steps and {x.status for x in steps} == {"cancelled"}
         records = (await s.exec(select(CallRecord).where(CallRecord.person_id == "jl-yb", CallRecord.channel == "ack"))).all()
-        assert len(records) == 1
+        assert [(r.warning_id, r.obligation_id, r.at, r.direction, r.text) for r in records] == [
+            (wid, ob.id, at, "in", "收到")]
     assert await h.say("g-jl", JILIN[-1], "已转移群众36人") == "ack"  # a measure: the normal handler
     assert (await states(h, wid))[JILIN[-1]] == "responded"
     assert await h.dm("jl-yb", "收到") != "ack"  # nothing open any more
+
+
+@both_backends
+async def test_a_batch_with_a_message_stored_before_falls_back_whole(h: Harness) -> None:
+    """A 收到 whose raw row another process stored already (the database's unique key, not the de-dup cache,
+    knows it) fails its batch: nothing of the batch is kept, and each message goes down the normal chain,
+    which acks the others and calls that one a duplicate."""
+    import asyncio
+
+    from models.core import RawMessage
+
+    wid = await issue(h)
+    await h.app.data["ack_batcher"].index.rebuild()
+    events = [h.event("g-jl", pid, "收到", message_id=f"fb-{pid}") for pid in JILIN[:4]]
+    async with transaction(h.app.sessions) as s:
+        e = events[2]
+        s.add(RawMessage(transport=e.transport, chat_id=e.chat_id, sender_id=e.sender_id, message_id=e.message_id,
+                         text=e.text, received_at=e.received_at, outcome="ack"))
+    outcomes = await asyncio.gather(*(h.app.feed(e) for e in events))
+    assert outcomes == ["ack", "ack", "duplicate", "ack"]
+    got = await states(h, wid)
+    assert [got[p] for p in JILIN[:4]] == ["acked", "acked", "sent", "acked"]
+    async with h.app.sessions() as s:
+        assert len((await s.exec(select(RawMessage).where(col(RawMessage.message_id).like("fb-%")))).all()) == 4
+        assert len((await s.exec(select(CallRecord).where(CallRecord.warning_id == wid,
+                                                          CallRecord.channel == "ack"))).all()) == 3
 
 
 @both_backends

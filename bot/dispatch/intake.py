@@ -6,7 +6,6 @@ handled again (see App.recover).
 """
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import itertools
 import re
@@ -161,11 +160,9 @@ async def _drop_parts(data: dict[str, Any], row: RawMessage) -> None:
 
 async def store_one(data: dict[str, Any], event: InboundMessage) -> tuple[InboundMessage, int | None]:
     """Store one raw row; (the storable event, its id), or id None when it is a duplicate."""
-    if len(event.text) > LONG_TEXT:  # cleaning a megabyte is not the loop's work
-        row, event = await asyncio.to_thread(raw_row, event, data["directory"])
+    row, event = raw_row(event, data["directory"])
+    if len(event.text) > LONG_TEXT:
         await _store_parts(data, row)
-    else:
-        row, event = raw_row(event, data["directory"])
     try:
         async with transaction(data["sessions"], urgent=True) as session:
             session.add(row)

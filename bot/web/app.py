@@ -19,7 +19,6 @@ APP = web.AppKey("bot_app", object)
 STATIC = Path(__file__).resolve().parent / "static"
 Route = Callable[[web.Application], None]
 MAX_SIM_TEXT = 2_000_000
-BIG_BODY = 64 * 1024
 
 
 def create_web(bot: Any, extra_routes: list[Route] | None = None, *, sim: bool | None = None) -> web.Application:
@@ -101,9 +100,8 @@ async def sim_send(request: web.Request) -> web.Response:
         if isinstance(upload, web.FileField) and upload.filename:
             attachments = (await _save_upload(bot.settings.var_dir, upload),)
     else:
-        raw = await request.read()
-        try:  # a 1 MB body is decoded in a worker thread: the loop keeps acknowledging meanwhile
-            body = json.loads(raw) if len(raw) < BIG_BODY else await asyncio.to_thread(json.loads, raw)
+        try:
+            body = await request.json()
         except ValueError:
             raise web.HTTPBadRequest(text="请求体应为 JSON 或表单") from None
         if not isinstance(body, dict):

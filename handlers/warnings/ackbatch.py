@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy import event as sqla_event
+from sqlalchemy import func, insert, select
 
 from bot.dispatch.intake import storable
 from bot.events import InboundMessage, Mention
@@ -28,9 +28,10 @@ from bot.outbox import Outbox
 from bot.text import clean
 from handlers.reports.parse.classify import ACK_SCAN, is_ack
 from handlers.warnings.ack import _EXPLICIT, _QUOTE, MEASURES, OPEN
-from models.core import RawMessage
-from models.db import transaction
-from models.warnings import CallRecord, EscalationStep, Obligation, Warning
+from handlers.warnings.ackwrite import write
+from models.core import OutboxEntry
+from models.db import committing
+from models.warnings import Obligation, Warning
 
 HANDLER = "handlers.warnings.ack.acknowledge"
 REFRESH_S = 1.0
@@ -146,31 +147,36 @@ class AckBatcher:
         results: dict[int, str | None] = {}
         chosen: dict[int, int] = {}
         replies: list[dict[str, Any]] = []
-        async with transaction(app.sessions) as session:
-            conn = await session.connection()
+        # plain rows: no ORM session to keep
+        async with app.engine.connect() as conn, committing(app.sessions, conn):
             people = list({it.person.id for it in batch})
-            if conn.dialect.name == "postgresql":  # in id order, as the escalation fence takes them
-                await conn.execute(select(Obligation.id).where(Obligation.person_id.in_(people),
-                                                               Obligation.state.in_(OPEN))
-                                   .order_by(Obligation.id).with_for_update())
-            q = (select(Obligation.id, Obligation.person_id, Obligation.warning_id, Obligation.state, Warning.kind,
-                        Warning.level, Warning.type)
-                 .join(Warning, Warning.id == Obligation.warning_id)
-                 .where(Obligation.person_id.in_(people), Obligation.state.in_(OPEN), Warning.status == "active")
-                 .order_by(Obligation.sent_at.desc(), Obligation.id.desc()))
+            # what is open for them, locked in id order as the escalation fence takes them (FOR UPDATE is
+            # nothing on SQLite, whose single writer is the fence); by the (person, state) index alone
+            mine = (await conn.execute(
+                select(Obligation.id, Obligation.person_id, Obligation.warning_id, Obligation.state, Obligation.sent_at)
+                .where(Obligation.person_id.in_(people), Obligation.state.in_(OPEN))
+                .order_by(Obligation.id).with_for_update())).all()
+            # their warnings read after the lock: a 解除 committed meanwhile is seen
+            active = {w.id: w for w in (await conn.execute(
+                select(Warning.id, Warning.kind, Warning.level, Warning.type)
+                .where(Warning.id.in_(sorted({o.warning_id for o in mine})), Warning.status == "active"))).all()
+                } if mine else {}
             open_of: dict[str, list[Any]] = {}
-            for row in (await conn.execute(q)).all():
-                open_of.setdefault(row.person_id, []).append(row)
-            raws, stored, acked, records = [], [], [], []
+            for o in sorted(mine, key=lambda o: (o.sent_at, o.id), reverse=True):
+                if o.warning_id in active:
+                    open_of.setdefault(o.person_id, []).append((o, active[o.warning_id]))
+            raws: list[dict[str, Any]] = []
+            stored: list[int] = []
+            acked: list[dict[str, Any]] = []
             taken: set[str] = set()
-            outbox = Outbox(session, app.data)
+            outbox = Outbox(None, app.data)  # only its rows: they are inserted below
             for n, it in enumerate(batch):
                 e = it.event
                 pending = open_of.get(it.person.id, [])
                 if not pending or it.person.id in taken:
                     results[n] = None  # nothing open (or a second ack in the batch): the normal pipeline
                     continue
-                o = pending[0]
+                o, w = pending[0]
                 if o.state == "unwoken":
                     results[n] = None  # an answer after the 未叫醒名单 is recorded as late: the normal handler
                     continue
@@ -182,12 +188,11 @@ class AckBatcher:
                 if it.raw_id is None:
                     raws.append(_raw(app, e, now))
                 else:
-                    stored.append({"rid": it.raw_id})
-                acked.append({"oid": o.id, "at": now, "channel": channel, "text": text})
-                records.append({"warning_id": o.warning_id, "obligation_id": o.id, "person_id": it.person.id,
-                                "at": now, "direction": "in", "channel": "ack", "text": text})
-                title = f"{o.kind}#{o.warning_id} {o.level}{o.type}"
-                others = "、".join(f"#{r.warning_id}" for r in pending[1:])
+                    stored.append(it.raw_id)
+                acked.append({"oid": o.id, "warning_id": o.warning_id, "person_id": it.person.id, "at": now,
+                              "channel": channel, "text": text})
+                title = f"{w.kind}#{o.warning_id} {w.level}{w.type}"
+                others = "、".join(f"#{r.warning_id}" for r, _ in pending[1:])
                 if not e.is_group:
                     replies += outbox.chat_rows(e.transport, e.chat_id, f"已记录您对{title}的回应。如有落实措施请直接回复。",
                                                 account=e.account)
@@ -195,23 +200,9 @@ class AckBatcher:
                     replies += outbox.chat_rows(e.transport, e.chat_id,
                                                 f"已记为回应{title}；您还有{others}待回应，请发“收到 编号”。",
                                                 mentions=[Mention(e.sender_id, it.person.name)], account=e.account)
-            if stored:
-                await conn.execute(
-                    update(RawMessage.__table__).where(RawMessage.__table__.c.id == bindparam("rid"))
-                    .values(outcome="ack", handler=HANDLER), stored)
-            if raws:
-                await conn.execute(insert(RawMessage), raws)
-            if acked:
-                await conn.execute(
-                    update(Obligation.__table__).where(Obligation.__table__.c.id == bindparam("oid"))
-                    .values(state="acked", acked_at=bindparam("at"), ack_channel=bindparam("channel"),
-                            ack_text=bindparam("text")), acked)
-                await conn.execute(insert(CallRecord), records)
-                # answered: their pending escalation steps are void, in the same commit
-                await conn.execute(update(EscalationStep).where(
-                    EscalationStep.obligation_id.in_([a["oid"] for a in acked]), EscalationStep.status == "pending")
-                    .values(status="cancelled"))
-                await outbox.insert_many(replies)
+            await write(conn, HANDLER, stored, raws, acked)
+            if replies:
+                await conn.execute(insert(OutboxEntry), replies)
         self.batches += 1
         for n, it in enumerate(batch):
             if n in chosen:
@@ -227,7 +218,7 @@ def _raw(app: Any, e: InboundMessage, now: datetime) -> dict[str, Any]:
     return {"transport": e.transport, "account": e.account, "chat_id": e.chat_id, "sender_id": e.sender_id,
             "message_id": e.message_id, "is_group": e.is_group, "sender_known": True,
             "chat_known": not e.is_group or app.directory.group(e.transport, e.chat_id) is not None,
-            "text": e.text, "attachments": [], "received_at": now, "outcome": "ack", "handler": HANDLER}
+            "text": e.text, "received_at": now}
 
 
 async def ack_lane(event: InboundMessage, data: dict[str, Any]) -> str | None:

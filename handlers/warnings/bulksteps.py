@@ -13,11 +13,12 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, select, update
 
 from bot.outbox import Outbox
 from handlers.warnings.policy import OBLIGATION_ACTIONS, plan
 from handlers.warnings.state import SILENT_STORED
+from models.db import bulk_insert
 from models.warnings import CallRecord, EscalationStep, Obligation, Warning
 
 BULK_ACTIONS = frozenset({"remention", "private"})  # calls go through the per-number budget (calls.py)
@@ -109,9 +110,9 @@ async def run_bulk(app: Any, session: Any, steps: list[Any], now: datetime, toke
                            .values(state=bindparam("state_"), escalations=bindparam("n")),
                            [{"oid": i, "state_": obs[i]["state"], "n": obs[i]["escalations"]} for i in changed])
     if new_steps:
-        await conn.execute(insert(ST), new_steps)
+        await bulk_insert(conn, ST, new_steps)
     if records:
-        await conn.execute(insert(CallRecord), records)
+        await bulk_insert(conn, CallRecord, records)
     await outbox.insert_many(rows)
     return ran, worst
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import Person
@@ -14,6 +14,7 @@ from bot.directory import Directory
 from bot.outbox import Outbox
 from handlers.warnings.policy import first_step_rows, policy, schedule
 from handlers.warnings.targets import Reach, reach, resolve_regions
+from models.db import bulk_insert
 from models.warnings import CallRecord, EscalationStep, Obligation, Warning
 
 LEVELS = {"红": "红色", "橙": "橙色", "黄": "黄色", "蓝": "蓝色"}
@@ -98,7 +99,7 @@ async def activate(app: Any, session: AsyncSession, outbox: Outbox, w: Warning, 
                 where.setdefault(p.id, g.id)
     conn = await session.connection()
     if people:
-        await conn.execute(insert(Obligation), [
+        await bulk_insert(conn, Obligation, [
             {"warning_id": w.id, "person_id": p.id, "region": region, "title": title, "sent_at": now,
              "group_id": where.get(p.id), "state": "sent", "escalations": 0} for p, region, title in people])
     ob_id: dict[str, int] = dict((await conn.execute(  # type: ignore[arg-type]
@@ -133,10 +134,10 @@ async def activate(app: Any, session: AsyncSession, outbox: Outbox, w: Warning, 
                             "direction": "out", "channel": "private", "text": text})
     await outbox.insert_many(rows)
     if records:
-        await conn.execute(insert(CallRecord), records)
+        await bulk_insert(conn, CallRecord, records)
     steps = first_step_rows(app.cfg, w.level, w.id, list(ob_id.values()), now)  # type: ignore[arg-type]
     if steps:
-        await conn.execute(insert(EscalationStep), steps)
+        await bulk_insert(conn, EscalationStep, steps)
     session.add_all(schedule(app.cfg, w.level, w.id, [], now))  # type: ignore[arg-type]
     w.status = "active"
     w.activated_at = now
