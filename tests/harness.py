@@ -57,6 +57,25 @@ class Harness:
             self.clock.advance(seconds=max(wait, 0.001))
         raise AssertionError("outbox did not drain")
 
+    async def fail_a_reply(self, chat: str, sender: str) -> None:
+        """The platform refuses, for good, the bot's answer to `帮助` in `chat`: one failed outbox row."""
+        from bot.transports.base import Rejected
+
+        real_send = self.sim.send
+
+        async def reject(msg: Any) -> str:
+            if msg.chat_id == chat:
+                raise Rejected("对方拒收")
+            return await real_send(msg)
+
+        self.sim.send = reject  # type: ignore[method-assign]
+        try:
+            await self.say(chat, sender, "@应急助手 帮助", drain=False)
+            assert self.app.outbox_sender is not None
+            await self.app.outbox_sender.deliver_due()
+        finally:
+            self.sim.send = real_send  # type: ignore[method-assign]
+
     async def pending(self) -> int:
         from sqlmodel import col, func, select
 

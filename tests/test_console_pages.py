@@ -11,7 +11,6 @@ from sqlmodel import col, func, select
 from bot.app import create_app
 from bot.clock import local
 from bot.settings import Settings
-from bot.transports.base import Rejected
 from models.core import OutboxEntry
 from models.warnings import Warning
 from tests.console_client import console_client, log_in
@@ -111,17 +110,7 @@ async def test_issue_from_the_form_with_preview_and_confirmation(h: Harness) -> 
 async def test_hazards_stats_and_system(h: Harness) -> None:
     await h.say("g-jl", "ltq-bs", simple_report("吉林市龙潭区应急管理局", FRIDAY))
     await h.say("g-sp", "ls-bs", simple_report("梨树县应急管理局", FRIDAY, hazard="安全出口锁闭"))
-    real_send = h.sim.send
-
-    async def reject(msg: Any) -> str:  # the platform refuses the reply for good: the row fails
-        if msg.chat_id == "g-jl":
-            raise Rejected("对方拒收")
-        return await real_send(msg)
-
-    h.sim.send = reject
-    await h.say("g-jl", "jl-bs", "@应急助手 帮助", drain=False)
-    await h.app.outbox_sender.deliver_due()
-    h.sim.send = real_send
+    await h.fail_a_reply("g-jl", "jl-bs")  # the platform refuses the reply for good: the row fails
     async with console_client(h.app) as client:
         csrf = await log_in(client, h.app, "liwd")
         page = await (await client.get("/console/hazards?region=吉林市")).text()

@@ -2,14 +2,12 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Any
 
 from sqlmodel import select
 
 from bot.backlog import backlog, failed_sends, retry_failed
 from bot.clock import local
 from bot.democlock import clock_control, jump
-from bot.transports.base import Rejected
 from handlers.daily.rates import reporting_rates
 from handlers.daily.today import today_board, unit_report
 from handlers.hazards.ledger import LedgerFilter, by_domain, ledger, trail
@@ -157,17 +155,7 @@ async def test_rates_and_latency(h: Harness) -> None:
 
 
 async def test_backlog_and_retry(h: Harness) -> None:
-    real_send = h.sim.send
-
-    async def reject(msg: Any) -> str:  # the platform refuses the reply for good: the row fails
-        if msg.chat_id == "g-jl":
-            raise Rejected("对方拒收")
-        return await real_send(msg)
-
-    h.sim.send = reject
-    await h.say("g-jl", "jl-bs", "@应急助手 帮助", drain=False)
-    await h.app.outbox_sender.deliver_due()
-    h.sim.send = real_send
+    await h.fail_a_reply("g-jl", "jl-bs")  # the platform refuses the reply for good: the row fails
     async with h.app.sessions() as s:
         (acc,) = await backlog(s, h.app.cfg.outbox)
         (failed,) = await failed_sends(s)
