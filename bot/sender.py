@@ -127,6 +127,7 @@ class OutboxSender:
         # no commit since means nothing changed, on PostgreSQL also no `outbox_news` from another process
         self._seen_gen = -1
         self._news = True
+        self._recheck = False
         self._listening = False
         self._retry_at: datetime | None = None  # when a row waiting out a backoff falls due
         self._listed_at: datetime | None = None
@@ -248,8 +249,10 @@ class OutboxSender:
             self._retry_at = await self._next_retry(now)
             return
         gen = commit_count(self.sessions)
-        if gen == self._seen_gen and (self._sqlite or (self._listening and not self._news)):
+        if gen == self._seen_gen and not self._recheck and (self._sqlite or (self._listening and not self._news)):
             return  # nobody but us wrote since the last look: no new rows
+        # a commit is counted as it starts: its rows may land just after this look, so look once more next pass
+        self._recheck = gen != self._seen_gen
         self._seen_gen, self._news = gen, False
         for page in self._pages.values():
             if page is not None:
