@@ -270,7 +270,7 @@ class OutboxSender:
         full = len(rows) == PAGE
         rows += (await self._c.execute(_ORPHANED, args)).all()
         rows = sorted(rows, key=lambda r: (r.lane, r.next_attempt_at, r.id))[:PAGE]
-        queues = await self._chat_queues(name, account, {r.chat_id for r in rows})
+        queues = await self._chat_queues(name, account, {r.chat_id for r in rows}, max((r.id for r in rows), default=0))
         rows, wake_at = await self._add_heads(rows, queues, now)
         rows = await self._drop_stale(name, account, rows, now)
         return Page(deque(rows), queues, full, wake_at=wake_at)
@@ -414,13 +414,17 @@ class OutboxSender:
         return (await self._c.execute(select(func.min(T.c.next_attempt_at))
                                       .where(T.c.status == "pending", T.c.next_attempt_at > now))).scalar_one_or_none()
 
-    async def _chat_queues(self, name: str, account: str, chats: set[str]) -> dict[tuple[str, int], deque[int]]:
-        """Every unsent row of these chats, per chat and lane, in id order: only the head may go."""
+    async def _chat_queues(self, name: str, account: str, chats: set[str],
+                           upto: int) -> dict[tuple[str, int], deque[int]]:
+        """The unsent rows of these chats up to the page's last id, per chat and lane, in id order: only the head
+        may go. A later row cannot be ahead of a page row, and a backlog of thousands in one group is not read
+        again at every page."""
         queues: dict[tuple[str, int], deque[int]] = {}
         if not chats:
             return queues
         q = (select(T.c.chat_id, T.c.lane, T.c.id)
-             .where(T.c.transport == name, T.c.account == account, T.c.chat_id.in_(chats), T.c.status.in_(UNSENT))
+             .where(T.c.transport == name, T.c.account == account, T.c.chat_id.in_(chats), T.c.status.in_(UNSENT),
+                    T.c.id <= upto)
              .order_by(T.c.id))
         for chat_id, lane, row_id in (await self._c.execute(q)).all():
             queues.setdefault((chat_id, lane), deque()).append(row_id)
