@@ -12,11 +12,13 @@ single-process default, and the primary key would refuse a row that another writ
 transaction then fails whole)."""
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Table, bindparam, func, insert, literal, select, union_all
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import ClauseElement
 
@@ -96,6 +98,14 @@ class Writes:
         steps, self._steps = self._steps, []
         if not steps:
             return
+        try:
+            await self._send(steps)
+        except Exception as exc:  # the driver's own error: as SQLAlchemy would raise it, for the callers' handlers
+            if isinstance(exc, sqlite3.IntegrityError) or type(exc).__name__.endswith(("ViolationError", "IntegrityError")):
+                raise IntegrityError("bulk write", None, exc) from exc
+            raise
+
+    async def _send(self, steps: list[tuple[str, Any, list[str], list[tuple[Any, ...]]]]) -> None:
         raw = await self.conn.get_raw_connection()
         driver = raw.driver_connection
         if self.dialect.name == "sqlite":
