@@ -1,6 +1,7 @@
 """Shared set-up for the benchmarks: a real app on a scratch SQLite file and a fake clock."""
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 import time
@@ -25,8 +26,8 @@ def quiet() -> None:
 
 def scratch_settings(tmp: str, db_url: str | None = None, **kw: object) -> Settings:
     """Settings on a scratch SQLite file, or on `db_url` (a throwaway PostgreSQL)."""
-    values: dict[str, object] = {"config_path": ROOT / "config" / "demo.yaml",
-                                 "parse_processes": default_parse_processes(), **kw}  # as a running bot
+    processes = int(os.environ.get("BOT_PARSE_PROCESSES") or default_parse_processes())  # as a running bot
+    values: dict[str, object] = {"config_path": ROOT / "config" / "demo.yaml", "parse_processes": processes, **kw}
     return Settings(database_url=db_url or f"sqlite+aiosqlite:///{tmp}/bench.db", var_dir=Path(tmp) / "var",
                     scheduler=False, **values)
 
