@@ -103,6 +103,8 @@ async def test_reports_read_in_a_worker_are_stored_as_read_in_threads(settings: 
                                                                       tmp_path: Path) -> None:
     texts = [json.loads(x)["text"] for x in SAMPLES.read_text(encoding="utf-8").splitlines() if x.strip()]
     sheet = workbook(tmp_path / "桦甸日报.xlsx")
+    broken = tmp_path / "坏.xlsx"
+    broken.write_bytes(b"not a workbook")
     results, sent = [], []
     for processes in (0, 1):
         async with bot(settings, FakeClock(START), tmp_path / str(processes), processes) as h:
@@ -113,12 +115,14 @@ async def test_reports_read_in_a_worker_are_stored_as_read_in_threads(settings: 
             await one_batch(h.app, events)
             await h.dm("ltq-bs", LONGTAN, message_id="dm")  # the normal chain: one text alone
             await h.say("g-jl", "hd-bs", "", attachments=[Attachment("桦甸日报.xlsx", str(sheet))], message_id="xlsx")
+            await h.say("g-jl", "hd-bs", "", attachments=[Attachment("坏.xlsx", str(broken))], message_id="broken")
             await h.drain()
             results.append(await stored(h.app))
             sent.append(sorted((m.chat_id, m.text) for m in h.sent))
-            if processes:
-                assert workers(h.app).killed == workers(h.app).replaced == 0
-    assert len(results[0]) == len(texts) + 2
+            if processes:  # a workbook that cannot be read is the sender's error, not the worker's
+                assert workers(h.app).killed == workers(h.app).replaced == 0 and workers(h.app).up == 1
+    assert len(results[0]) == len(texts) + 3
+    assert results[0]["broken"][0] == "report_unreadable"
     assert sum(len(v) > 2 for v in results[0].values()) >= 8  # reports stored (others refused: not their region)
     assert results[1] == results[0]
     assert sent[1] == sent[0]

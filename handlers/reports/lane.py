@@ -93,9 +93,13 @@ class Reader:
         async with self._lock:
             if not done.done():
                 job, self.waiting = self.waiting, []
-                results = await self._run(job)
-                for (_, _, fut), result in zip(job, results, strict=True):
-                    fut.set_result(result)
+                results: list[ParseResult | None] = [None] * len(job)
+                try:
+                    results = await self._run(job)
+                finally:  # whatever happened to the job, its other messages are not left waiting
+                    for (_, _, fut), result in zip(job, results, strict=True):
+                        if not fut.done():
+                            fut.set_result(result)
         return await done
 
     async def _run(self, job: list[tuple[str, datetime, asyncio.Future]]) -> list[ParseResult | None]:
@@ -104,6 +108,9 @@ class Reader:
             return await off_loop(self.app, partial(parse_each, self.app.data["parser"]), batch_job, texts,
                                   budget=self.app.data["report_limits"].budget_s)
         except TimeoutError:
+            return [None] * len(job)
+        except Exception as exc:  # the hop itself failed: the normal chain reads each alone
+            self.app.log.warning("report_read_failed", texts=len(job), error=repr(exc)[:200])
             return [None] * len(job)
 
 

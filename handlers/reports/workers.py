@@ -91,6 +91,7 @@ class ParseWorkers:
         self.replaced = 0  # workers replaced (killed, or found broken)
         self.busy: set[Worker] = set()
         self._stopped = False
+        self._replacing: set[asyncio.Task] = set()
 
     async def start(self) -> None:
         """All workers started and their parsers built (the first burst must not pay for it)."""
@@ -140,6 +141,9 @@ class ParseWorkers:
         except BrokenProcessPool as exc:
             self.log.warning("parse_worker_broken", pid=worker.pid, error=repr(exc)[:200])
             raise Unavailable from exc
+        except Exception:
+            ok = True  # the job's own error (a workbook that cannot be read): the worker is fine
+            raise
         finally:
             self.busy.discard(worker)
             if ok:
@@ -148,7 +152,9 @@ class ParseWorkers:
                 self.up -= 1
                 self._kill(worker)
                 if not self._stopped:
-                    self.spawn(self._replace(), f"parse-worker:{worker.pid}")
+                    task = self.spawn(self._replace(), f"parse-worker:{worker.pid}")
+                    self._replacing.add(task)
+                    task.add_done_callback(self._replacing.discard)
 
     def _kill(self, worker: Worker) -> None:
         with contextlib.suppress(ProcessLookupError):
@@ -174,6 +180,9 @@ class ParseWorkers:
 
     async def stop(self) -> None:
         self._stopped = True
+        for task in list(self._replacing):  # a worker half started is shut down by `_new`
+            task.cancel()
+        await asyncio.gather(*self._replacing, return_exceptions=True)
         while not self.idle.empty():
             worker = self.idle.get_nowait()
             worker.pool.shutdown(wait=False, cancel_futures=True)  # it exits when it reads the stop
