@@ -167,3 +167,50 @@ async def test_a_worker_that_dies_is_replaced_and_its_job_read_in_a_thread(setti
         assert pool.replaced == 1 and pool.killed == 0
         h.app.data["parser"] = Unusable()
         assert await h.say("g-jl", "ltq-bs", LONGTAN.replace("3月13日", "3月14日")) == "report"
+
+
+CHILD = """
+import asyncio, os, sys
+from pathlib import Path
+from bot.app import create_app
+from bot.settings import ROOT, Settings
+
+async def main() -> None:
+    tmp, out = Path(sys.argv[1]), int(sys.argv[2])
+    app = create_app(Settings(database_url=f"sqlite+aiosqlite:///{tmp / 'bot.db'}", var_dir=tmp / "var",
+                              config_path=ROOT / "config" / "demo.yaml", scheduler=False, parse_processes=1))
+    await app.start(background=False)
+    os.write(out, " ".join(str(w.pid) for w in app.parse_workers.idle._queue).encode())
+    os.close(out)
+    await asyncio.Event().wait()
+
+asyncio.run(main())
+"""
+
+
+async def test_the_workers_of_a_bot_killed_hard_exit_with_it(tmp_path: Path) -> None:
+    import select
+    import subprocess
+    import sys
+
+    r, w = os.pipe()  # not the child's stdout: its forkserver and workers inherit that, not this
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-c", CHILD, str(tmp_path), str(w), cwd=ROOT,
+                                                pass_fds=(w,), stdout=subprocess.DEVNULL)
+    os.close(w)
+    try:
+        pid = int(await asyncio.wait_for(asyncio.to_thread(os.read, r, 100), 60))
+    finally:
+        os.close(r)
+        proc.kill()
+        await proc.wait()
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return  # gone already
+    try:
+        ready, _, _ = await asyncio.to_thread(select.select, [fd], [], [], 30)  # readable when it exits
+        if not ready:
+            os.kill(pid, signal.SIGKILL)
+        assert ready, f"parse worker {pid} outlived its bot"
+    finally:
+        os.close(fd)

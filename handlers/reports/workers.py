@@ -13,7 +13,10 @@ import asyncio
 import contextlib
 import multiprocessing
 import os
+import select
 import signal
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -43,9 +46,28 @@ def parse_each(parser: Any, job: list[tuple[str, datetime]]) -> list[ParseResult
 
 
 # -- what runs in a worker process (module functions: a job names them, it cannot carry the parser)
-def _init(parser_cls: type, args: tuple[Any, ...]) -> None:
+def _init(parser_cls: type, args: tuple[Any, ...], bot_pid: int) -> None:
     global _parser
     _parser = parser_cls(*args)
+    threading.Thread(target=_exit_with, args=(bot_pid,), name="exit-with-bot", daemon=True).start()
+
+
+def _exit_with(pid: int) -> None:
+    """A worker of a bot killed hard would wait for its next job forever (and keep the forkserver alive):
+    it exits when the bot does."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        os._exit(0)
+    except (AttributeError, OSError):  # no pidfd (not Linux 5.3+): look every few seconds
+        while True:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                os._exit(0)
+            time.sleep(RETRY_S)
+    select.select([fd], [], [])
+    os._exit(0)
 
 
 def _ready() -> int:
@@ -103,7 +125,7 @@ class ParseWorkers:
 
     async def _new(self) -> Worker:
         pool = ProcessPoolExecutor(1, mp_context=self._ctx, initializer=_init,
-                                   initargs=(self.parser_cls, self.parser_args))
+                                   initargs=(self.parser_cls, self.parser_args, os.getpid()))
         try:
             async with asyncio.timeout(START_S):
                 pid = await asyncio.wrap_future(pool.submit(_ready))
