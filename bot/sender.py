@@ -230,8 +230,9 @@ class OutboxSender:
             transport = self.transport_for(name, account)
             if not self.serves(name, account) or transport is None or not getattr(transport, "online", True):
                 continue  # waits without an attempt or a token; the reconnect wakes us
-            until = self._no_token.get(key)
+            until = self._no_token.pop(key, None)
             if until is not None and now < until:  # nothing may go: no reason to read or pick yet
+                self._no_token[key] = until
                 blocked[f"{name}:{account}"] = (until - now).total_seconds()
                 continue
             page = self._pages[key]
@@ -246,7 +247,7 @@ class OutboxSender:
                 page.trim()
                 if not page.rows:
                     if page.full:
-                        more = more or key not in self._no_token  # else read with the next token
+                        more = more or key not in self._no_token  # else read at its next token (`blocked`)
                     else:
                         del self._pages[key]  # nothing due: listed again when rows arrive
         wakes = [w for w in [self._retry_at, *(p.wake_at for p in self._pages.values() if p is not None)] if w]
