@@ -36,6 +36,7 @@ from models.db import commit_count, committing
 from models.warnings import Warning
 
 LEASE = timedelta(seconds=120)
+HELD = timedelta(seconds=3)  # a chat's head that another sender is sending now: look again this soon, not at its lease's end
 REFRESH = timedelta(minutes=5)  # every page is read again at least this often: a safety net, not a need
 UNSENT = ("pending", "sending")
 PAGE = 200
@@ -316,7 +317,10 @@ class OutboxSender:
                                        {"old": args["old"]})).all()
         due = [r for r in found if (r.status == "pending" and r.next_attempt_at <= now)
                or (r.status == "sending" and r.lease_until is not None and r.lease_until < now)]
-        later = [r.next_attempt_at if r.status == "pending" else r.lease_until for r in found if r not in due]
+        # a head under another sender's live lease is on its way (PostgreSQL, two processes) and tells us nothing
+        # when it is done: waiting for the lease to run out held this chat back for two minutes
+        later = [r.next_attempt_at if r.status == "pending" else min(r.lease_until, now + HELD)
+                 for r in found if r not in due and (r.status == "pending" or r.lease_until is not None)]
         return rows + due, min((w for w in later if w is not None), default=None)
 
     async def _pick(self, key: Account, transport: Any, page: Page, now: datetime, batch: int,

@@ -199,6 +199,27 @@ async def test_two_senders_on_postgres_send_each_row_once(settings: Settings, cl
 
 
 @pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+async def test_a_chat_whose_head_another_sender_is_sending_is_looked_at_again_soon(h: Harness) -> None:
+    """The cause of a flaky two-sender run: a page read while the other sender held the chat's head under its
+    lease waited for that lease (two minutes) to run out, though the other was done within milliseconds."""
+    await queue(h, "anwei", 3)
+    async with transaction(h.app.sessions) as session:  # the other process claimed the head and is sending it
+        row = (await session.exec(select(OutboxEntry).where(OutboxEntry.text == "消息000"))).one()
+        row.status, row.lease, row.lease_until = "sending", 1, h.clock.now() + timedelta(seconds=120)
+        session.add(row)
+    sender = h.app.outbox_sender
+    assert await sender.deliver_due() == 0  # the chat's head is on its way elsewhere: the rest waits
+    async with transaction(h.app.sessions) as session:  # and is sent a moment later (no notice of that)
+        row = (await session.exec(select(OutboxEntry).where(OutboxEntry.text == "消息000"))).one()
+        row.status, row.lease_until = "sent", None
+        session.add(row)
+    assert sender.next_due is not None and (sender.next_due - h.clock.now()).total_seconds() <= 5
+    h.clock.set(sender.next_due)
+    await sender.deliver_due()
+    assert texts(h, "anwei") == ["消息001", "消息002"]
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
 async def test_rows_another_process_writes_are_heard_of_at_once(settings: Settings, clock: FakeClock) -> None:
     """The sender does not ask for new rows on every pass: another process's insert notifies it."""
     async with two_processes(settings, clock) as (a, b):
