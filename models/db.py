@@ -13,7 +13,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import event, func, insert, select
+from sqlalchemy import event
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -212,24 +212,6 @@ def _copyable(table: Any, cols: list[str], rows: list[dict[str, Any]]) -> bool:
     keys = set(cols)
     missing = [c for c in table.c if c.name not in keys and not (c.primary_key and c.autoincrement)]
     return not any(c.default is not None or not c.nullable for c in missing) and all(r.keys() == keys for r in rows)
-
-
-async def insert_ids(conn: AsyncConnection, table: Any, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert `rows` in one go (the caller's transaction); their ids, in the order of `rows`.
-
-    PostgreSQL: one multi-row INSERT … RETURNING, in parameter order. On SQLite that RETURNING degrades to
-    one statement (and one thread hop) per row, so there: one executemany, then the largest id. The ids are
-    consecutive: from its first insert the transaction holds SQLite's only write lock, and SQLite gives a
-    new row the largest id plus one (no table here uses AUTOINCREMENT; with it they would be consecutive too)."""
-    if not rows:
-        return []
-    t = getattr(table, "__table__", table)
-    if conn.dialect.name == "sqlite":
-        await conn.execute(insert(t), rows)
-        last = (await conn.execute(select(func.max(t.c.id)))).scalar_one()
-        return list(range(last - len(rows) + 1, last + 1))
-    result = await conn.execute(insert(t).returning(t.c.id, sort_by_parameter_order=True), rows)
-    return list(result.scalars())
 
 
 def alembic_config() -> AlembicConfig:

@@ -18,8 +18,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from bot.events import Attachment, InboundMessage
+from models.bulk import Writes, reserve_ids
 from models.core import RawMessage, RawText
-from models.db import insert_ids, transaction
+from models.db import transaction
 
 # Longer texts are stored in parts of PART characters, one short transaction each, by their own intake task
 # (so they may be accepted after a later short message). As long as the longest text the bot reads
@@ -192,7 +193,13 @@ async def store_many(data: dict[str, Any], events: Sequence[InboundMessage]) -> 
         seen.add(key)
     try:
         async with transaction(data["sessions"], urgent=True) as session:
-            ids = iter(await insert_ids(await session.connection(), RawMessage, [v for v, _ in pairs if v is not None]))
+            conn = await session.connection()
+            rows = [v for v, _ in pairs if v is not None]
+            reserved = (await reserve_ids(conn, {RawMessage: len(rows)})).get(RawMessage.__tablename__, [])
+            writes = Writes(conn)
+            writes.insert(RawMessage, [{"id": i, **v} for i, v in zip(reserved, rows, strict=True)])
+            await writes.flush()
+            ids = iter(reserved)
     except IntegrityError:
         return [await store_one(data, e) for e in events]
     return [(clean, next(ids) if values is not None else None) for values, clean in pairs]

@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, literal, select, update
 from sqlmodel import col
 from sqlmodel import select as model_select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -17,8 +17,8 @@ from bot.directory import Directory
 from bot.workdays import WorkCalendar
 from handlers.daily.rounds import Slot, slot_for_post
 from handlers.reports.parse import ParseResult, Report
-from handlers.reports.status import deadlines, statuses
-from models.db import insert_ids
+from handlers.reports.parse.status import settle
+from models.bulk import Raw, Writes, reserve_ids
 from models.reports import NEEDS_REVIEW, Hazard, HazardEvent, InspectionRecord, InspectionReport
 
 
@@ -96,19 +96,20 @@ async def store_report(session: AsyncSession, parsed: Report, *, unit: Unit | No
     return (await store_reports(await session.connection(), [draft]))[0]
 
 
-async def store_reports(conn: Any, drafts: list[Draft]) -> list[Ingested]:
-    """Store reports in the caller's transaction with a few bulk statements for all of them: the reports,
-    their records, one row per hazard and its first event. A report replaces the active one of its unit,
-    day and round (its hazards are superseded); several of one key in `drafts` replace each other in turn,
-    as if they had come one by one."""
+async def store_reports(conn: Any, drafts: list[Draft], writes: Writes | None = None) -> list[Ingested]:
+    """Store reports in the caller's transaction: the reports, their records, one row per hazard and its
+    first event, planned in Python and written in one go (`models.bulk`). A report replaces the active one
+    of its unit, day and round (its hazards are superseded); several of one key in `drafts` replace each
+    other in turn, as if they had come one by one. With `writes`, the rows join the caller's writes and go
+    when it flushes them; without, they are written before this returns."""
     if not drafts:
         return []
+    own = writes is None
+    writes = writes or Writes(conn)
     R = InspectionReport.__table__
     # every active report of those days (a few hundred at most), matched to the keys here: one statement
     # whatever the batch, compiled once
-    rows = (await conn.execute(select(R.c.id, R.c.unit_id, R.c.region, R.c.report_date, R.c.round)
-                               .where(R.c.active, R.c.report_date.in_(bindparam("days", expanding=True))),
-                               {"days": sorted({d.parsed.date for d in drafts})})).all()
+    rows = (await conn.execute(_ACTIVE, {"days": sorted({d.parsed.date for d in drafts})})).all()
     previous: dict[Any, list[int]] = {}
     for r in rows:
         for k in (("unit", r.unit_id, r.report_date, r.round), ("region", r.region, r.report_date, r.round)):
@@ -118,18 +119,55 @@ async def store_reports(conn: Any, drafts: list[Draft]) -> list[Ingested]:
     for d in drafts:
         corrected.append(d.key in seen or bool(previous.get(d.key)))
         seen.add(d.key)
-    reports = []
-    for d, fixed in zip(drafts, corrected, strict=True):
+    n_records = sum(len(d.parsed.records) for d in drafts)
+    n_hazards = sum(len(rec.hazards) for d in drafts for rec in d.parsed.records)
+    ids = await reserve_ids(conn, {R: len(drafts), InspectionRecord: n_records, Hazard: n_hazards})
+    report_ids = ids[R.name]
+    record_ids = iter(ids.get(InspectionRecord.__tablename__, ()))
+    hazard_ids = iter(ids.get(Hazard.__tablename__, ()))
+    reports, records, hazards, events = [], [], [], []
+    out = []
+    for d, fixed, rid in zip(drafts, corrected, report_ids, strict=True):
         p, unit = d.parsed, d.unit
-        reports.append({
-            "unit_id": unit.id if unit else None, "unit_name": p.unit or (unit.name if unit else None),
+        unit_id = unit.id if unit else None
+        report = {
+            "id": rid, "unit_id": unit_id, "unit_name": p.unit or (unit.name if unit else None),
             "region": d.region, "report_date": p.date, "round": d.round_no, "posted_by": d.posted_by,
             "posted_at": d.posted_at, "raw_message_id": d.raw_id, "source": d.source, "late": d.late,
             "corrected": fixed, "active": True, "superseded_by": None,
             "problems": d.problems, "status": NEEDS_REVIEW if d.review else "registered",
             "review_reason": d.review[:200] if d.review else None,
-            **{k: p.totals.get(k) for k in ("teams", "inspectors", "enterprises", "hazards", "rectified")}})
-    report_ids = await insert_ids(conn, InspectionReport, reports)
+            **{k: p.totals.get(k) for k in ("teams", "inspectors", "enterprises", "hazards", "rectified")}}
+        reports.append(report)
+        done_report = Ingested(SimpleNamespace(**report), fixed, [], 0, 0)
+        out.append(done_report)
+        for seq, rec in enumerate(p.records, 1):
+            record_id = next(record_ids)
+            enterprise = rec.enterprise[:200]
+            records.append({"id": record_id, "report_id": rid, "seq": seq, "enterprise": enterprise,
+                            "inspecting_unit": rec.inspecting_unit, "location": rec.location, "domain": rec.domain,
+                            "inspectors": rec.inspectors, "rectification": rec.rectification,
+                            "hazard_count": len(rec.hazards)})
+            if not rec.hazards:
+                continue
+            settle(rec, p.date)  # read with the report already, unless its day was set since
+            done, due = rec.done, rec.due
+            for i, text in enumerate(rec.hazards):
+                hid = next(hazard_ids)
+                own_note = rec.hazard_rectifications[i] if i < len(rec.hazard_rectifications) else None
+                note = own_note or rec.rectification
+                hazards.append({"id": hid, "report_id": rid, "record_id": record_id, "unit_id": unit_id,
+                                "region": report["region"], "enterprise": enterprise, "domain": rec.domain,
+                                "text": text, "found_on": p.date, "status": "rectified" if done[i] else "open",
+                                "deadline": None if done[i] else due[i], "rectification": note,
+                                "created_at": d.posted_at})
+                events.append({"hazard_id": hid, "at": d.posted_at, "actor": d.posted_by, "note": note,
+                               "action": "rectified" if done[i] else "found"})
+                done_report.hazards += 1
+                if done[i]:
+                    done_report.rectified += 1
+                else:
+                    done_report.open_ids.append(hid)
     replaced: dict[int, int] = {}  # old id → the report replacing it (once, should two keys find it)
     last: dict[Any, int] = {}
     for d, rid in zip(drafts, report_ids, strict=True):
@@ -139,58 +177,34 @@ async def store_reports(conn: Any, drafts: list[Draft]) -> list[Ingested]:
             for old in previous.get(d.key, ()):
                 replaced.setdefault(old, rid)
         last[d.key] = rid
-    records = [{"report_id": rid, "seq": seq, "enterprise": rec.enterprise[:200],
-                "inspecting_unit": rec.inspecting_unit, "location": rec.location, "domain": rec.domain,
-                "inspectors": rec.inspectors, "rectification": rec.rectification, "hazard_count": len(rec.hazards)}
-               for d, rid in zip(drafts, report_ids, strict=True) for seq, rec in enumerate(d.parsed.records, 1)]
-    record_ids = iter(await insert_ids(conn, InspectionRecord, records))
-    hazards: list[dict[str, Any]] = []
-    owner: list[int] = []  # the draft each hazard belongs to
-    for n, (d, rid) in enumerate(zip(drafts, report_ids, strict=True)):
-        p = d.parsed
-        for rec in p.records:
-            record_id = next(record_ids)
-            done = statuses(len(rec.hazards), rec.rectification, rec.hazard_rectifications)
-            due = deadlines(len(rec.hazards), rec.rectification, rec.hazard_rectifications, p.date)
-            for i, text in enumerate(rec.hazards):
-                own = rec.hazard_rectifications[i] if i < len(rec.hazard_rectifications) else None
-                hazards.append({"report_id": rid, "record_id": record_id, "unit_id": reports[n]["unit_id"],
-                                "region": d.region, "enterprise": rec.enterprise[:200], "domain": rec.domain,
-                                "text": text, "found_on": p.date, "status": "rectified" if done[i] else "open",
-                                "deadline": None if done[i] else due[i], "rectification": own or rec.rectification,
-                                "created_at": d.posted_at})
-                owner.append(n)
-    hazard_ids = await insert_ids(conn, Hazard, hazards)
-    if hazards:
-        await conn.execute(insert(HazardEvent), [
-            {"hazard_id": hid, "at": hz["created_at"], "actor": drafts[n].posted_by, "note": hz["rectification"],
-             "action": "found" if hz["status"] == "open" else "rectified"}
-            for hid, hz, n in zip(hazard_ids, hazards, owner, strict=True)])
+    writes.insert(R, reports)
+    writes.insert(InspectionRecord, records)
+    writes.insert(Hazard, hazards)
+    writes.insert(HazardEvent, events)
     if replaced:  # after the new hazards: a report replaced in this same batch has its hazards superseded too
-        await _supersede(conn, replaced, {rid: d for d, rid in zip(drafts, report_ids, strict=True)})
-    out = [Ingested(SimpleNamespace(id=rid, **reports[n]), corrected[n], [], 0, 0) for n, rid in enumerate(report_ids)]
-    for hid, hz, n in zip(hazard_ids, hazards, owner, strict=True):
-        out[n].hazards += 1
-        if hz["status"] == "open":
-            out[n].open_ids.append(hid)
-        else:
-            out[n].rectified += 1
+        who = {rid: d for d, rid in zip(drafts, report_ids, strict=True)}
+        olds = [{"old": old, "new": new, "at": who[new].posted_at, "actor": who[new].posted_by,
+                 "note": f"被第{new}号报告更正"} for old, new in sorted(replaced.items())]
+        writes.run(_SUPERSEDE_REPORT, olds)
+        writes.run(_SUPERSEDED_EVENTS, olds)
+        writes.run(_SUPERSEDE_HAZARDS, olds)
+    if own:
+        await writes.flush()
     return out
 
 
-async def _supersede(conn: Any, new_of: dict[int, int], who: dict[int, Draft]) -> None:
-    """Older reports of the same key are no longer active; their hazards are superseded, each with an event."""
-    R, H = InspectionReport.__table__, Hazard.__table__
-    await conn.execute(update(R).where(R.c.id == bindparam("old")).values(active=False, superseded_by=bindparam("new")),
-                       [{"old": old, "new": new} for old, new in new_of.items()])
-    # one statement marks the hazards and names them (in id order, for their events)
-    ids = sorted((await conn.execute(
-        update(H).where(H.c.report_id.in_(bindparam("olds", expanding=True))).values(status="superseded")
-        .returning(H.c.id, H.c.report_id), {"olds": list(new_of)})).all())
-    if ids:
-        await conn.execute(insert(HazardEvent), [
-            {"hazard_id": hid, "at": who[new_of[old]].posted_at, "actor": who[new_of[old]].posted_by,
-             "action": "superseded", "note": f"被第{new_of[old]}号报告更正"} for hid, old in ids])
+_R, _H, _E = InspectionReport.__table__, Hazard.__table__, HazardEvent.__table__
+_ACTIVE = (select(_R.c.id, _R.c.unit_id, _R.c.region, _R.c.report_date, _R.c.round)
+           .where(_R.c.active, _R.c.report_date.in_(bindparam("days", expanding=True))))
+_SUPERSEDE_REPORT = Raw(update(_R).where(_R.c.id == bindparam("old"))
+                        .values(active=False, superseded_by=bindparam("new")))
+# the events first, while the hazards still belong to the replaced report, in hazard order
+_SUPERSEDED_EVENTS = Raw(insert(_E).from_select(
+    ["hazard_id", "at", "actor", "action", "note"],
+    select(_H.c.id, bindparam("at", type_=_E.c.at.type), bindparam("actor", type_=_E.c.actor.type),
+           literal("superseded", type_=_E.c.action.type), bindparam("note", type_=_E.c.note.type))
+    .where(_H.c.report_id == bindparam("old")).order_by(_H.c.id)))
+_SUPERSEDE_HAZARDS = Raw(update(_H).where(_H.c.report_id == bindparam("old")).values(status="superseded"))
 
 
 async def reports_to_review(session: AsyncSession, since: date | None = None) -> list[InspectionReport]:

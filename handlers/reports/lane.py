@@ -15,6 +15,7 @@ import asyncio
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
@@ -31,9 +32,11 @@ from handlers.reports.handlers import reply_text, review_text
 from handlers.reports.ingest import Draft, place, resolve_unit, store_reports
 from handlers.reports.parse import ParseResult
 from handlers.reports.parse.classify import is_ack
+from handlers.reports.workers import batch_job, off_loop, parse_each
 from handlers.warnings.ack import _QUOTE, MEASURES, OPEN
-from models.core import RawMessage
-from models.db import insert_ids, transaction
+from models.bulk import Raw, Writes, reserve_ids
+from models.core import OutboxEntry, RawMessage
+from models.db import transaction
 from models.warnings import Obligation, Warning
 
 HANDLER = "reports.report"  # the name the normal chain records for the same handler
@@ -49,7 +52,9 @@ class Item:
     answer_states: tuple[str, ...] = ()  # it reads as an answer: an obligation in these states makes it one
 
 
-_ob, _wt = Obligation.__table__, Warning.__table__
+_ob, _wt, _raw = Obligation.__table__, Warning.__table__, RawMessage.__table__
+_OUTCOME = Raw(update(_raw).where(_raw.c.id == bindparam("rid"))
+               .values(outcome=bindparam("out"), handler=bindparam("h"), error=None))
 _ANSWERABLE = (select(_ob.c.person_id, _ob.c.state).join(_wt, _wt.c.id == _ob.c.warning_id)
                .where(_ob.c.person_id.in_(bindparam("people", expanding=True)),
                       _ob.c.state.in_((*OPEN, "acked", "responded")), _wt.c.status == "active"))
@@ -73,9 +78,9 @@ def may_take(event: InboundMessage, bot_name: str) -> tuple[str, ...] | None:
 
 
 class Reader:
-    """Texts parsed in the parse pool several at a time: one job (one hop to the pool's thread) for whatever
-    is waiting, within the time budget. Over it, or when a text breaks the parser, those messages go down the
-    normal chain, which reads each alone within its own budget."""
+    """Texts parsed several at a time: one job (one hop to a parse worker process, or to the parse threads)
+    for whatever is waiting, within the time budget. Over it, or when a text breaks the parser, those
+    messages go down the normal chain, which reads each alone within its own budget."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -94,21 +99,10 @@ class Reader:
         return await done
 
     async def _run(self, job: list[tuple[str, datetime, asyncio.Future]]) -> list[ParseResult | None]:
-        parser = self.app.data["parser"]
-
-        def run() -> list[ParseResult | None]:
-            out: list[ParseResult | None] = []
-            for text, at, _ in job:
-                try:
-                    out.append(parser.parse(text, at))
-                except Exception:
-                    out.append(None)
-            return out
-
-        loop = asyncio.get_running_loop()
+        texts = [(text, at) for text, at, _ in job]
         try:
-            return await asyncio.wait_for(loop.run_in_executor(self.app.parse_pool, run),
-                                          self.app.data["report_limits"].budget_s)
+            return await off_loop(self.app, partial(parse_each, self.app.data["parser"]), batch_job, texts,
+                                  budget=self.app.data["report_limits"].budget_s)
         except TimeoutError:
             return [None] * len(job)
 
@@ -178,14 +172,17 @@ class ReportBatcher:
                 drafts.append(Draft(parsed.report, resolve_unit(parsed.report, it.person, directory), it.person.id,
                                     e.received_at, it.raw_id, late, "text", parsed.problems, round_no, parsed.review))
             # the raw rows first (a report points at its message); chatter is stored with its outcome
-            t = RawMessage.__table__
-            new = [n for n, it in enumerate(reports) if it.raw_id is None]
-            rows = [{**raw_values(reports[n].event, directory), "outcome": "pending"} for n in new]
-            rows += [{**raw_values(it.event, directory), "outcome": "ignored"} for it in ignored if it.raw_id is None]
-            for n, raw_id in zip(new, await insert_ids(conn, RawMessage, rows), strict=False):
-                drafts[n].raw_id = raw_id
+            # (the items keep raw_id None: should the batch fail, the normal chain stores them)
+            writes = Writes(conn)
+            new = [it for it in batch if it.raw_id is None]
+            raw_ids = (await reserve_ids(conn, {RawMessage: len(new)})).get(RawMessage.__tablename__, [])
+            new_ids = {id(it): raw_id for it, raw_id in zip(new, raw_ids, strict=True)}
+            for d, it in zip(drafts, reports, strict=True):
+                d.raw_id = new_ids.get(id(it), it.raw_id)
+            writes.insert(RawMessage, [{"id": new_ids[id(it)], **raw_values(it.event, directory),
+                                        "outcome": "ignored" if it.parsed is None else "pending"} for it in new])
             stored_ignored = [{"rid": it.raw_id, "out": "ignored", "h": None} for it in ignored if it.raw_id is not None]
-            stored = await store_reports(conn, drafts)
+            stored = await store_reports(conn, drafts, writes)
             outbox = Outbox(session, app.data)
             for it, d, s in zip(reports, drafts, stored, strict=True):
                 e, parsed = it.event, it.parsed
@@ -199,10 +196,9 @@ class ReportBatcher:
                 replies += outbox.chat_rows(e.transport, e.chat_id, text, mentions=[Mention(e.sender_id, it.person.name)],
                                             account=e.account)
             done = [{"rid": d.raw_id, "out": o, "h": HANDLER} for d, o in zip(drafts, outcomes, strict=True)]
-            if done or stored_ignored:
-                await conn.execute(update(t).where(t.c.id == bindparam("rid")).values(
-                    outcome=bindparam("out"), handler=bindparam("h"), error=None), done + stored_ignored)
-            await outbox.insert_many(replies)
+            writes.run(_OUTCOME, done + stored_ignored)
+            writes.insert(OutboxEntry, replies)
+            await writes.flush()
         self.batches += 1
         for it, outcome in zip(reports, outcomes, strict=True):
             it.done.set_result(outcome)

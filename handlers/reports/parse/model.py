@@ -19,6 +19,11 @@ class Record:
     rectification: str | None = None
     hazard_rectifications: list[str | None] = field(default_factory=list)
     hazards_blank: bool = False  # a 发现的问题隐患 field left empty
+    # per hazard: rectified already, and by when if not, as of `settled_on` (the report's date when read;
+    # see `settle`): read with the report, so that storing it is only writing
+    done: list[bool] = field(default_factory=list)
+    due: list[date | None] = field(default_factory=list)
+    settled_on: date | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -25,6 +25,7 @@ from handlers.reports.parse.records import (
     record_from_fields,
     record_from_item,
 )
+from handlers.reports.parse.status import settle
 from handlers.reports.parse.table import read_xlsx, record_from_row, split_tsv
 from handlers.reports.parse.totals import find_totals
 from handlers.reports.parse.units import find_unit
@@ -35,6 +36,13 @@ _SUMMARY = re.compile(r"\d+\s*(?:个检查组|名监管干部|名执法人员|�
 _ENTERPRISE = re.compile(rf"[\u4e00-\u9fa5A-Za-z0-9]{{2,30}}?{SUFFIX}")
 _INSPECTED_BY = re.compile(r"(?P<unit>[^\s：:，,。（(]{2,20}?)\s*(?P<n>\d+|[一二三四五六七八九十两]+)\s*名(?:监管|执法|检查)?(?:干部|人员)\s*[（(](?P<names>[^）)]+)[)）]")
 _FOOTER_TOTALS = re.compile(r"(?m)^\s*(?:合计|共计|总计|汇总)[:：]?.*$")
+
+
+def _settled(result: ParseResult) -> ParseResult:
+    if result.report is not None:
+        for rec in result.report.records:
+            settle(rec, result.report.date)
+    return result
 
 
 class Parser:
@@ -50,16 +58,16 @@ class Parser:
             return ParseResult("command")
         table = split_tsv(t)
         if table is not None:
-            return self._table_report(*table, at)
+            return _settled(self._table_report(*table, at))
         body = classify.strip_ack_prefix(t)
         fields = find_fields(body)  # once: the probe and the parse read the same labels
         if not self.looks_like_report(body, fields):
             return ParseResult("ack" if classify.is_ack(t) else "chatter")
-        return self._report(body, at, fields)
+        return _settled(self._report(body, at, fields))
 
     def parse_xlsx(self, path: Path, caption: str, at: datetime) -> ParseResult:
         title, rows, after = read_xlsx(path)
-        return self._table_report(f"{caption}\n{title}".strip(), rows, after, at.astimezone(TZ))
+        return _settled(self._table_report(f"{caption}\n{title}".strip(), rows, after, at.astimezone(TZ)))
 
     def looks_like_report(self, t: str, fields: list[Field] | None = None) -> bool:
         fields = find_fields(t) if fields is None else fields

@@ -5,6 +5,7 @@ import calendar
 import re
 from datetime import date, timedelta
 
+from handlers.reports.parse.model import Record
 from handlers.reports.parse.numbers import to_int
 
 _DONE = re.compile(r"已(?:经)?(?:当场|现场|立即)?(?:整改|清理|配备|更换|完成|处理|修复|拆除|补齐|设置|安装|落实)|整改完毕|整改到位|当场整改|现场整改")
@@ -100,3 +101,13 @@ def deadlines(count: int, rect: str | None, per: list[str | None], found_on: dat
         own = per[i] if i < len(per) else None
         out[i] = deadline(own, found_on) or out[i] or general
     return out
+
+
+def settle(rec: Record, found_on: date) -> Record:
+    """The record's `done` and `due` for hazards found on `found_on` (again only if that day changed)."""
+    if rec.settled_on != found_on or len(rec.done) != len(rec.hazards):
+        n = len(rec.hazards)
+        rec.done = statuses(n, rec.rectification, rec.hazard_rectifications)
+        rec.due = deadlines(n, rec.rectification, rec.hazard_rectifications, found_on)
+        rec.settled_on = found_on
+    return rec

@@ -1,0 +1,142 @@
+"""Writes planned in Python and sent to the database in one go.
+
+A burst of reports is a few thousand rows across half a dozen tables. Through SQLAlchemy each row costs a
+parameter dict, its bind processing and, on SQLite, one hop to aiosqlite's thread per statement: more than
+parsing the report. Here the rows become plain tuples once (each column's own bind processor, so the
+stored values are the ones the ORM would store), ids are reserved up front so that dependent rows can name
+their parents, and then:
+- SQLite: every statement runs in one call on aiosqlite's thread (one hop), with the driver's executemany;
+- PostgreSQL: COPY for inserts, executemany for the rest.
+All in the caller's transaction. An id reserved on SQLite is the table's largest plus one: SQLite is the
+single-process default, and the primary key would refuse a row that another writer took meanwhile (the
+transaction then fails whole)."""
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Table, bindparam, func, insert, literal, select, union_all
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import ClauseElement
+
+
+@dataclass
+class Raw:
+    """A Core statement with named bind parameters, compiled once per dialect into driver SQL with its
+    positional parameter order and processors."""
+
+    stmt: ClauseElement
+    table: Table | None = None  # an insert's table (PostgreSQL copies into it)
+    _compiled: dict[str, tuple[str, list[str], list[Callable[[Any], Any] | None]]] = field(default_factory=dict)
+    _fixed: dict[str, Any] = field(default_factory=dict)  # values the statement carries (`.values(active=False)`)
+
+    def compiled(self, dialect: Any) -> tuple[str, list[str], list[Callable[[Any], Any] | None]]:
+        found = self._compiled.get(dialect.name)
+        if found is None:
+            c = self.stmt.compile(dialect=dialect)
+            names = list(c.positiontup or ())
+            procs = [c.binds[n].type.bind_processor(dialect) for n in names]
+            self._fixed.update({n: c.binds[n].value for n in names if not c.binds[n].required})
+            found = self._compiled[dialect.name] = (str(c), names, procs)
+        return found
+
+    def args(self, dialect: Any, params: dict[str, Any]) -> tuple[Any, ...]:
+        _, names, procs = self.compiled(dialect)
+        values = [params[n] if n in params or n not in self._fixed else self._fixed[n] for n in names]
+        return tuple(p(v) if p else v for v, p in zip(values, procs, strict=True))
+
+
+def _table(table: Any) -> Table:
+    return getattr(table, "__table__", table)
+
+
+class Writes:
+    """Statements queued in order, then sent by `flush()`."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+        self.dialect = conn.dialect
+        self._steps: list[tuple[str, Any, list[str], list[tuple[Any, ...]]]] = []  # kind, what, columns, rows
+
+    def insert(self, table: Any, rows: Sequence[dict[str, Any]]) -> None:
+        """Rows of one table, all with the same keys (ids reserved by `reserve_ids`, or left to the database)."""
+        if not rows:
+            return
+        t = _table(table)
+        given = list(rows[0])
+        # the columns' Python-side defaults, which the ORM would apply (the driver does not)
+        defaults = [(c.name, c.default) for c in t.c if c.name not in rows[0] and c.default is not None]
+        raw = self._insert(t, given + [name for name, _ in defaults])
+        _, cols, procs = raw.compiled(self.dialect)  # the statement's own column order
+        where = {k: i for i, k in enumerate(given)}
+        at = [where.get(k) for k in cols]
+        fill = {name: d for name, d in defaults}
+        tuples = []
+        for r in rows:
+            values = [r[given[i]] if i is not None else (fill[k].arg(None) if fill[k].is_callable else fill[k].arg)
+                      for k, i in zip(cols, at, strict=True)]
+            tuples.append(tuple(p(v) if p else v for v, p in zip(values, procs, strict=True)))
+        self._steps.append(("insert", raw, cols, tuples))
+
+    def run(self, stmt: Raw, params: Sequence[dict[str, Any]]) -> None:
+        """Any statement with named bind parameters, once per dict (an executemany)."""
+        if not params:
+            return
+        self._steps.append(("run", stmt, [], [stmt.args(self.dialect, d) for d in params]))
+
+    def _insert(self, t: Table, cols: list[str]) -> Raw:
+        cache = t.info.setdefault("bulk_inserts", {})  # kept with the table: built once per column set
+        raw = cache.get(tuple(cols))
+        if raw is None:
+            raw = cache[tuple(cols)] = Raw(insert(t).values({c: bindparam(c, type_=t.c[c].type) for c in cols}), t)
+        return raw
+
+    async def flush(self) -> None:
+        steps, self._steps = self._steps, []
+        if not steps:
+            return
+        try:
+            await self._send(steps)
+        except Exception as exc:  # the driver's own error: as SQLAlchemy would raise it, for the callers' handlers
+            if isinstance(exc, sqlite3.IntegrityError) or type(exc).__name__.endswith(("ViolationError", "IntegrityError")):
+                raise IntegrityError("bulk write", None, exc) from exc
+            raise
+
+    async def _send(self, steps: list[tuple[str, Any, list[str], list[tuple[Any, ...]]]]) -> None:
+        raw = await self.conn.get_raw_connection()
+        driver = raw.driver_connection
+        if self.dialect.name == "sqlite":
+            work = [(what.compiled(self.dialect)[0], rows) for _, what, _, rows in steps]
+
+            def run_all() -> None:
+                db = driver._conn  # the sqlite3 connection, used on its own thread (aiosqlite's `_execute`)
+                for sql, rows in work:
+                    db.executemany(sql, rows)
+
+            await driver._execute(run_all)
+            return
+        for kind, what, cols, rows in steps:
+            if kind == "insert":
+                await driver.copy_records_to_table(what.table.name, records=rows, columns=cols)
+            else:
+                await driver.executemany(what.compiled(self.dialect)[0], rows)
+
+
+async def reserve_ids(conn: AsyncConnection, wanted: dict[Any, int]) -> dict[str, list[int]]:
+    """`wanted[table]` new ids per table, by table name, in one query. PostgreSQL: from each table's sequence.
+    SQLite: after the largest id (see the module's note)."""
+    wanted = {_table(t): n for t, n in wanted.items() if n > 0}
+    if not wanted:
+        return {}
+    if conn.dialect.name == "sqlite":
+        row = (await conn.execute(select(*[select(func.max(t.c.id)).scalar_subquery() for t in wanted]))).one()
+        return {t.name: list(range((m or 0) + 1, (m or 0) + 1 + n)) for (t, n), m in zip(wanted.items(), row, strict=True)}
+    parts = [select(literal(t.name).label("t"), func.nextval(func.pg_get_serial_sequence(t.name, "id")).label("id"))
+             .select_from(func.generate_series(1, n)) for t, n in wanted.items()]
+    out: dict[str, list[int]] = {t.name: [] for t in wanted}
+    for name, new_id in (await conn.execute(union_all(*parts))).all():
+        out[name].append(new_id)
+    return out

@@ -1,0 +1,73 @@
+"""Planned writes (`models.bulk`) store what the ORM would store, in the caller's transaction."""
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
+
+from bot.app import App
+from bot.clock import TZ
+from models.bulk import Raw, Writes, reserve_ids
+from models.core import RawMessage
+from models.db import transaction
+from tests.conftest import both_backends
+
+T = RawMessage.__table__
+_MARK = Raw(update(T).where(T.c.id == bindparam("rid")).values(outcome=bindparam("out"), error=None))
+
+
+def _row(n: int) -> dict:
+    # keys in another order than the table's, and leaving out columns with defaults
+    return {"text": f"第{n}条", "message_id": f"m{n}", "transport": "sim", "chat_id": "g-jl", "sender_id": "u1",
+            "received_at": datetime(2026, 3, 16, 9, n, tzinfo=TZ), "meta": {"n": n}}
+
+
+@both_backends
+async def test_rows_are_stored_as_the_orm_would_with_reserved_ids(app: App) -> None:
+    async with transaction(app.sessions) as session:
+        conn = await session.connection()
+        ids = (await reserve_ids(conn, {RawMessage: 3}))["raw_messages"]
+        writes = Writes(conn)
+        writes.insert(RawMessage, [{"id": i, **_row(n)} for n, i in enumerate(ids, 1)])
+        writes.run(_MARK, [{"rid": ids[1], "out": "ignored"}])
+        await writes.flush()
+    async with app.sessions() as session:
+        rows = (await session.exec(select(RawMessage).order_by(col(RawMessage.id)))).scalars().all()
+    assert [r.id for r in rows] == ids and len(set(ids)) == 3
+    assert [r.outcome for r in rows] == ["pending", "ignored", "pending"]  # the default, and the update
+    first = rows[0]
+    assert (first.account, first.is_group, first.attachments, first.meta) == ("default", True, [], {"n": 1})
+    assert first.received_at == datetime(2026, 3, 16, 9, 1, tzinfo=TZ)
+    async with transaction(app.sessions) as session:  # the next reservation follows
+        more = (await reserve_ids(await session.connection(), {RawMessage: 2}))["raw_messages"]
+    assert min(more) > max(ids)
+
+
+@both_backends
+async def test_a_failed_transaction_keeps_none_of_the_planned_rows(app: App) -> None:
+    with pytest.raises(RuntimeError):
+        async with transaction(app.sessions) as session:
+            conn = await session.connection()
+            ids = (await reserve_ids(conn, {RawMessage: 2}))["raw_messages"]
+            writes = Writes(conn)
+            writes.insert(RawMessage, [{"id": i, **_row(n)} for n, i in enumerate(ids, 1)])
+            await writes.flush()
+            raise RuntimeError("the batch fails after its writes")
+    async with app.sessions() as session:
+        assert (await session.exec(select(RawMessage))).all() == []
+
+
+@both_backends
+async def test_an_id_taken_meanwhile_fails_the_write(app: App) -> None:
+    async with transaction(app.sessions) as session:
+        ids = (await reserve_ids(await session.connection(), {RawMessage: 1}))["raw_messages"]
+    async with transaction(app.sessions) as session:  # someone else writes first, with that id
+        session.add(RawMessage(id=ids[0], **_row(9)))
+    with pytest.raises(IntegrityError):
+        async with transaction(app.sessions) as session:
+            writes = Writes(await session.connection())
+            writes.insert(RawMessage, [{"id": ids[0], **_row(1)}])
+            await writes.flush()
