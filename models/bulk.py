@@ -32,14 +32,16 @@ class Raw:
     table: Table | None = None  # an insert's table (PostgreSQL copies into it)
     _compiled: dict[str, tuple[str, list[str], list[Callable[[Any], Any] | None]]] = field(default_factory=dict)
     _fixed: dict[str, Any] = field(default_factory=dict)  # values the statement carries (`.values(active=False)`)
+    _binds: dict[str, Any] = field(default_factory=dict)
 
     def compiled(self, dialect: Any) -> tuple[str, list[str], list[Callable[[Any], Any] | None]]:
         found = self._compiled.get(dialect.name)
         if found is None:
             c = self.stmt.compile(dialect=dialect)
             names = list(c.positiontup or ())
-            procs = [c.binds[n].type.bind_processor(dialect) for n in names]
+            procs = [_bind(c.binds[n].type, dialect) for n in names]
             self._fixed.update({n: c.binds[n].value for n in names if not c.binds[n].required})
+            self._binds.update({n: c.binds[n] for n in names})
             found = self._compiled[dialect.name] = (str(c), names, procs)
         return found
 
@@ -47,6 +49,28 @@ class Raw:
         _, names, procs = self.compiled(dialect)
         values = [params[n] if n in params or n not in self._fixed else self._fixed[n] for n in names]
         return tuple(p(v) if p else v for v, p in zip(values, procs, strict=True))
+
+    def sqlite_query(self, dialect: Any, params: dict[str, Any]) -> tuple[str, list[Any]]:
+        """The SQL and arguments of one run on SQLite, an expanding `IN` list spelled out (`?, ?, ?`)."""
+        sql, names, _ = self.compiled(dialect)
+        args: list[Any] = []
+        for n in names:
+            value = params[n] if n in params or n not in self._fixed else self._fixed[n]
+            bind = self._binds[n]
+            if bind.expanding:
+                proc = _bind(bind.type, dialect)
+                sql = sql.replace(f"__[POSTCOMPILE_{n}]", ", ".join("?" * len(value)) or "NULL", 1)
+                args += [proc(v) if proc else v for v in value]
+            else:
+                proc = _bind(bind.type, dialect)
+                args.append(proc(value) if proc else value)
+        return sql, args
+
+
+def _bind(type_: Any, dialect: Any) -> Callable[[Any], Any] | None:
+    """A type's bind processor as SQLAlchemy would run it. SQLite's dates and times are the dialect's own
+    types (the generic ones have none); for PostgreSQL the generic one gives what asyncpg's COPY takes."""
+    return (type_.dialect_impl(dialect) if dialect.name == "sqlite" else type_).bind_processor(dialect)
 
 
 def _table(table: Any) -> Table:
@@ -140,3 +164,32 @@ async def reserve_ids(conn: AsyncConnection, wanted: dict[Any, int]) -> dict[str
     for name, new_id in (await conn.execute(union_all(*parts))).all():
         out[name].append(new_id)
     return out
+
+
+async def read_all(conn: AsyncConnection, reads: Sequence[tuple[Raw, dict[str, Any]]]) -> list[list[tuple[Any, ...]]]:
+    """Several selects, their rows as tuples of Python values. On SQLite in one hop to its thread: a batch
+    that waited on several hops in turn waited each time for the whole event loop to come round."""
+    if conn.dialect.name != "sqlite":
+        return [[tuple(r) for r in (await conn.execute(raw.stmt, params)).all()] for raw, params in reads]
+    dialect = conn.dialect
+    queries = [raw.sqlite_query(dialect, params) for raw, params in reads]
+    driver = (await conn.get_raw_connection()).driver_connection
+
+    def run_all() -> list[list[tuple[Any, ...]]]:
+        db = driver._conn
+        return [db.execute(sql, args).fetchall() for sql, args in queries]
+
+    out = []
+    for (raw, _), rows in zip(reads, await driver._execute(run_all), strict=True):
+        procs = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in raw.stmt.selected_columns]
+        out.append([tuple(p(v) if p else v for v, p in zip(r, procs, strict=True)) for r in rows])
+    return out
+
+
+def max_ids(tables: Sequence[Any]) -> Raw:
+    """The largest id of each table, in one row (SQLite's reservation: see `reserve_ids`)."""
+    return Raw(select(*[select(func.max(_table(t).c.id)).scalar_subquery() for t in tables]))
+
+
+def reserved(tables: Sequence[Any], largest: Sequence[int | None], wanted: Sequence[int]) -> dict[str, list[int]]:
+    return {_table(t).name: list(range((m or 0) + 1, (m or 0) + 1 + n)) for t, m, n in zip(tables, largest, wanted, strict=True)}
