@@ -15,9 +15,10 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, insert, literal, select, union_all
+from sqlalchemy import Table, func, literal, select, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import ClauseElement
@@ -29,7 +30,6 @@ class Raw:
     positional parameter order and processors."""
 
     stmt: ClauseElement
-    table: Table | None = None  # an insert's table (PostgreSQL copies into it)
     _compiled: dict[str, tuple[str, list[str], list[Callable[[Any], Any] | None]]] = field(default_factory=dict)
     _fixed: dict[str, Any] = field(default_factory=dict)  # values the statement carries (`.values(active=False)`)
     _binds: dict[str, Any] = field(default_factory=dict)
@@ -77,6 +77,42 @@ def _table(table: Any) -> Table:
     return getattr(table, "__table__", table)
 
 
+class _InsertPlan:
+    """How rows with these keys go into a table: the columns (the keys, then those the rows leave to their
+    Python-side defaults, which the ORM would apply and the driver does not), the SQL, and the conversions.
+    Values are taken and converted column by column: only columns with a bind processor cost Python per value."""
+
+    def __init__(self, t: Table, given: tuple[str, ...], dialect: Any) -> None:
+        self.table = t
+        defaults = [c for c in t.c if c.name not in given and c.default is not None]
+        self.cols = [*given, *(c.name for c in defaults)]
+        self._get = itemgetter(*given) if len(given) > 1 else (lambda r, k=given[0]: (r[k],))
+        self._procs = [(i, p) for i, k in enumerate(given) if (p := _bind(t.c[k].type, dialect)) is not None]
+        fixed = []
+        for c in defaults:  # one value for every row: a default's value is the same, or a fresh empty list or dict
+            p, value = _bind(c.type, dialect), c.default.arg(None) if c.default.is_callable else c.default.arg
+            fixed.append(p(value) if p else value)
+        self._fixed = tuple(fixed)
+        q = dialect.identifier_preparer.quote
+        self.sql = (f"INSERT INTO {q(t.name)} ({', '.join(q(c) for c in self.cols)}) "
+                    f"VALUES ({', '.join('?' * len(self.cols))})")  # SQLite's style; PostgreSQL copies
+
+    @classmethod
+    def of(cls, t: Table, given: tuple[str, ...], dialect: Any) -> _InsertPlan:
+        cache = t.info.setdefault("bulk_inserts", {})  # kept with the table: built once per set of keys
+        plan = cache.get((dialect.name, given))
+        if plan is None:
+            plan = cache[(dialect.name, given)] = cls(t, given, dialect)
+        return plan
+
+    def tuples(self, rows: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
+        columns = list(zip(*map(self._get, rows), strict=True))
+        for i, p in self._procs:
+            columns[i] = tuple(map(p, columns[i]))
+        fixed = self._fixed
+        return [row + fixed for row in zip(*columns, strict=True)] if fixed else list(zip(*columns, strict=True))
+
+
 class Writes:
     """Statements queued in order, then sent by `flush()`."""
 
@@ -87,36 +123,15 @@ class Writes:
 
     def insert(self, table: Any, rows: Sequence[dict[str, Any]]) -> None:
         """Rows of one table, all with the same keys (ids reserved by `reserve_ids`, or left to the database)."""
-        if not rows:
-            return
-        t = _table(table)
-        given = list(rows[0])
-        # the columns' Python-side defaults, which the ORM would apply (the driver does not)
-        defaults = [(c.name, c.default) for c in t.c if c.name not in rows[0] and c.default is not None]
-        raw = self._insert(t, given + [name for name, _ in defaults])
-        _, cols, procs = raw.compiled(self.dialect)  # the statement's own column order
-        where = {k: i for i, k in enumerate(given)}
-        at = [where.get(k) for k in cols]
-        fill = {name: d for name, d in defaults}
-        tuples = []
-        for r in rows:
-            values = [r[given[i]] if i is not None else (fill[k].arg(None) if fill[k].is_callable else fill[k].arg)
-                      for k, i in zip(cols, at, strict=True)]
-            tuples.append(tuple(p(v) if p else v for v, p in zip(values, procs, strict=True)))
-        self._steps.append(("insert", raw, cols, tuples))
+        if rows:
+            plan = _InsertPlan.of(_table(table), tuple(rows[0]), self.dialect)
+            self._steps.append(("insert", plan, plan.cols, plan.tuples(rows)))
 
     def run(self, stmt: Raw, params: Sequence[dict[str, Any]]) -> None:
         """Any statement with named bind parameters, once per dict (an executemany)."""
         if not params:
             return
         self._steps.append(("run", stmt, [], [stmt.args(self.dialect, d) for d in params]))
-
-    def _insert(self, t: Table, cols: list[str]) -> Raw:
-        cache = t.info.setdefault("bulk_inserts", {})  # kept with the table: built once per column set
-        raw = cache.get(tuple(cols))
-        if raw is None:
-            raw = cache[tuple(cols)] = Raw(insert(t).values({c: bindparam(c, type_=t.c[c].type) for c in cols}), t)
-        return raw
 
     async def flush(self) -> None:
         steps, self._steps = self._steps, []
@@ -133,7 +148,8 @@ class Writes:
         raw = await self.conn.get_raw_connection()
         driver = raw.driver_connection
         if self.dialect.name == "sqlite":
-            work = [(what.compiled(self.dialect)[0], rows) for _, what, _, rows in steps]
+            work = [(what.sql if kind == "insert" else what.compiled(self.dialect)[0], rows)
+                    for kind, what, _, rows in steps]
 
             def run_all() -> None:
                 db = driver._conn  # the sqlite3 connection, used on its own thread (aiosqlite's `_execute`)
@@ -144,7 +160,7 @@ class Writes:
             return
         for kind, what, cols, rows in steps:
             if kind == "insert":
-                await driver.copy_records_to_table(what.table.name, records=rows, columns=cols)
+                await driver.copy_records_to_table(what.table.name, records=rows, columns=cols)  # in the transaction
             else:
                 await driver.executemany(what.compiled(self.dialect)[0], rows)
 
