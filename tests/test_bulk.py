@@ -88,3 +88,26 @@ async def test_values_are_stored_in_the_same_form_as_the_orms(app: App) -> None:
         rows = (await conn.execute(text(
             "SELECT CAST(received_at AS TEXT), CAST(is_group AS TEXT), CAST(meta AS TEXT) FROM raw_messages ORDER BY id"))).all()
     assert rows[0] == rows[1]
+
+
+def test_sqlite_fast_conversions_write_what_sqlalchemy_writes() -> None:
+    from datetime import date
+
+    from sqlalchemy import Date, DateTime
+    from sqlalchemy.dialects import sqlite
+
+    from models.bulk import _bind
+    from models.types import LocalTime
+
+    dialect = sqlite.dialect()
+    samples = {
+        LocalTime(): [datetime(2026, 3, 16, 9, 0, tzinfo=TZ), datetime(2026, 12, 31, 23, 59, 59, 999999, tzinfo=TZ),
+                      datetime(2026, 3, 16, 1, 2, 3, 4), None],
+        Date(): [date(2026, 3, 16), date(2026, 1, 1), None],
+        DateTime(): [datetime(2026, 3, 16, 9, 0), datetime(2026, 3, 16, 9, 0, 0, 5), None],
+    }
+    for type_, values in samples.items():
+        theirs = type_.dialect_impl(dialect).bind_processor(dialect)
+        ours = _bind(type_, dialect)
+        assert ours is not None and theirs is not None
+        assert [ours(v) for v in values] == [theirs(v) for v in values], type_
