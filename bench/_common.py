@@ -12,7 +12,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.clock import TZ, FakeClock
-from bot.settings import ROOT, Settings
+from bot.settings import ROOT, Settings, default_parse_processes
 
 
 def quiet() -> None:
@@ -25,7 +25,8 @@ def quiet() -> None:
 
 def scratch_settings(tmp: str, db_url: str | None = None, **kw: object) -> Settings:
     """Settings on a scratch SQLite file, or on `db_url` (a throwaway PostgreSQL)."""
-    values: dict[str, object] = {"config_path": ROOT / "config" / "demo.yaml", **kw}
+    values: dict[str, object] = {"config_path": ROOT / "config" / "demo.yaml",
+                                 "parse_processes": default_parse_processes(), **kw}  # as a running bot
     return Settings(database_url=db_url or f"sqlite+aiosqlite:///{tmp}/bench.db", var_dir=Path(tmp) / "var",
                     scheduler=False, **values)
 

@@ -60,6 +60,7 @@ class App:
     log: Any = None
     redis_state: Any = None
     parse_pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(2, thread_name_prefix="parse"))
+    parse_workers: Any = None  # worker processes that read reports (settings.parse_processes), else the threads
     leases: Any = None
     _work: asyncio.Queue | None = None
     _heavy: asyncio.Queue | None = None
@@ -96,6 +97,8 @@ class App:
 
     async def start(self, *, background: bool = True) -> None:
         await self.prepare()
+        if self.parse_workers is not None:
+            await self.parse_workers.start()  # ready before the first burst
         for t in self.transports.values():
             await t.start()
         if not background:
@@ -236,6 +239,8 @@ class App:
             await self.outbox_sender.close()
         for t in self.transports.values():
             await t.stop()
+        if self.parse_workers is not None:
+            await self.parse_workers.stop()
         self.parse_pool.shutdown(wait=False, cancel_futures=True)
         if self.redis is not None:
             await self.redis.aclose()

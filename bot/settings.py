@@ -1,6 +1,7 @@
 """Process settings: built in main() or a fixture from the environment, never at import."""
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -21,6 +22,7 @@ class Settings(BaseModel):
     sim_web: bool = False  # the /sim page: `make run` (demo) or BOT_SIM=1; then bound to 127.0.0.1
     allowed_hosts: list[str] = []  # extra Host names the web answers to (loopback always)
     parse_budget_s: float = 2.0  # reading one report (text or workbook), off the event loop
+    parse_processes: int = 0  # worker processes that read reports; 0: threads of this process (tests, tools)
     max_text_chars: int = 100_000
     max_report_rows: int = 3_000
     scheduler: bool = True
@@ -48,6 +50,7 @@ class Settings(BaseModel):
                 values[field] = env[env_key]
         if env.get("BOT_SIM", "").lower() in ("1", "true", "yes", "on"):
             values["sim_web"] = True
+        values["parse_processes"] = int(env.get("BOT_PARSE_PROCESSES") or default_parse_processes())
         if env.get("BOT_ALLOWED_HOSTS"):
             values["allowed_hosts"] = [h.strip() for h in env["BOT_ALLOWED_HOSTS"].split(",") if h.strip()]
         values.update({k: v for k, v in overrides.items() if v is not None})
@@ -57,6 +60,11 @@ class Settings(BaseModel):
 
     def base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+
+def default_parse_processes() -> int:
+    """A running bot's: one core for the event loop and storage, the others (at most 4) for reading reports."""
+    return max(1, min(4, (os.cpu_count() or 2) - 1))
 
 
 def async_url(url: str) -> str:

@@ -8,15 +8,16 @@ in the sheet data itself, never taken from `<dimension>`.
 """
 from __future__ import annotations
 
-import asyncio
 import re
 import zipfile
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from bot.events import InboundMessage
 from bot.text import clean
+from handlers.reports import workers
 
 UNKNOWN_PROBE_CHARS = 2_000  # an unknown sender's text is only read far enough to say "register first"
 _ROW = re.compile(rb"<(?:\w+:)?row[\s>]")
@@ -71,6 +72,16 @@ def measure_workbook(path: Path, limits: Limits) -> None:
                 raise TooLarge("rows or cells")
 
 
+def read_workbook(parser: Any, path: Path, caption: str, at: Any, limits: Limits) -> Any:
+    measure_workbook(path, limits)
+    return parser.parse_xlsx(path, caption, at)
+
+
+def workbook_job(path: Path, caption: str, at: Any, limits: Limits) -> Any:
+    """`read_workbook` in a parse worker process, with its parser."""
+    return read_workbook(workers.worker_parser(), path, caption, at, limits)
+
+
 def _sheet_of(event: InboundMessage) -> Any:
     return next((a for a in event.attachments if a.name.lower().endswith((".xlsx", ".xlsm"))), None)
 
@@ -92,19 +103,14 @@ async def prepare_report(event: InboundMessage, data: dict[str, Any]) -> None:
     parser = data["parser"]
     known = data.get("person") is not None
     sheet = _sheet_of(event)
-    pool = data["app"].parse_pool
-    loop = asyncio.get_running_loop()
+    app = data["app"]
     if sheet is not None:
         if not known:  # never open a workbook for someone who may not report
             data["report_pre"] = {"unknown_sheet": True}
             return
-
-        def read() -> Any:
-            measure_workbook(Path(sheet.path), limits)
-            return parser.parse_xlsx(Path(sheet.path), event.text, event.received_at)
-
         try:
-            result = await asyncio.wait_for(loop.run_in_executor(pool, read), limits.budget_s)
+            result = await workers.off_loop(app, partial(read_workbook, parser), workbook_job, Path(sheet.path),
+                                            event.text, event.received_at, limits, budget=limits.budget_s)
         except (TooLarge, TimeoutError):
             data["report_pre"] = {"too_long": True}
             return
@@ -119,8 +125,8 @@ async def prepare_report(event: InboundMessage, data: dict[str, Any]) -> None:
             data["report_pre"] = todo
         return
     try:
-        result = await asyncio.wait_for(loop.run_in_executor(pool, parser.parse, todo, event.received_at),
-                                        limits.budget_s)
+        result = await workers.off_loop(app, parser.parse, workers.text_job, todo, event.received_at,
+                                        budget=limits.budget_s)
     except TimeoutError:
         result = None
     pre = read_result(result, known, limits)

@@ -15,6 +15,7 @@ import asyncio
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
@@ -31,6 +32,7 @@ from handlers.reports.handlers import reply_text, review_text
 from handlers.reports.ingest import ACTIVE_REPORTS, Draft, place, resolve_unit, store_reports
 from handlers.reports.parse import ParseResult
 from handlers.reports.parse.classify import is_ack
+from handlers.reports.workers import batch_job, off_loop, parse_each
 from handlers.warnings.ack import _QUOTE, MEASURES, OPEN
 from models.bulk import Raw, Writes, max_ids, read_all, reserve_ids, reserved
 from models.core import OutboxEntry, RawMessage
@@ -80,9 +82,9 @@ def may_take(event: InboundMessage, bot_name: str) -> tuple[str, ...] | None:
 
 
 class Reader:
-    """Texts parsed in the parse pool several at a time: one job (one hop to the pool's thread) for whatever
-    is waiting, within the time budget. Over it, or when a text breaks the parser, those messages go down the
-    normal chain, which reads each alone within its own budget."""
+    """Texts parsed several at a time: one job (one hop to a parse worker process, or to the parse threads)
+    for whatever is waiting, within the time budget. Over it, or when a text breaks the parser, those
+    messages go down the normal chain, which reads each alone within its own budget."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -101,21 +103,10 @@ class Reader:
         return await done
 
     async def _run(self, job: list[tuple[str, datetime, asyncio.Future]]) -> list[ParseResult | None]:
-        parser = self.app.data["parser"]
-
-        def run() -> list[ParseResult | None]:
-            out: list[ParseResult | None] = []
-            for text, at, _ in job:
-                try:
-                    out.append(parser.parse(text, at))
-                except Exception:
-                    out.append(None)
-            return out
-
-        loop = asyncio.get_running_loop()
+        texts = [(text, at) for text, at, _ in job]
         try:
-            return await asyncio.wait_for(loop.run_in_executor(self.app.parse_pool, run),
-                                          self.app.data["report_limits"].budget_s)
+            return await off_loop(self.app, partial(parse_each, self.app.data["parser"]), batch_job, texts,
+                                  budget=self.app.data["report_limits"].budget_s)
         except TimeoutError:
             return [None] * len(job)
 
