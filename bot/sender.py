@@ -8,12 +8,16 @@
 
 A pass costs three statements whatever the backlog: new rows since the last pass, one claim for every
 account, one write of every outcome. Each account keeps a page of its due rows between passes; the page is
-read again when rows for that account arrive, when it runs out, when a retry falls due, or after a minute.
+read again when it runs out, when a retry falls due, after REFRESH, and when a row for that account arrives
+that could go before the page's rows end (a full page keeps rows that sort after its last: a burst of replies
+behind a backlog does not make it read again; a warning does). An account out of tokens is not read or
+picked until its next token.
 """
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -21,7 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import String, and_, bindparam, func, insert, or_, select, type_coerce, update
 
 from bot.clock import Clock
 from bot.config import OutboxConfig
@@ -32,11 +36,16 @@ from models.db import commit_count, committing
 from models.warnings import Warning
 
 LEASE = timedelta(seconds=120)
+HELD = timedelta(seconds=3)  # a chat's head that another sender is sending now: look again this soon, not at its lease's end
 REFRESH = timedelta(minutes=5)  # every page is read again at least this often: a safety net, not a need
 UNSENT = ("pending", "sending")
 PAGE = 200
-_COLS = (T.c.id, T.c.lease, T.c.chat_id, T.c.lane, T.c.next_attempt_at, T.c.text, T.c.mentions, T.c.attachment,
-         T.c.reason, T.c.correlation_id, T.c.attempts, T.c.created_at)
+_OLD = bindparam("old", type_=T.c.created_at.type)
+# a page holds up to PAGE rows of which few may go before it is read again: their mentions stay JSON text until
+# sent, and their age is a flag, not a datetime to decode
+_COLS = (T.c.id, T.c.lease, T.c.chat_id, T.c.lane, T.c.next_attempt_at, T.c.text,
+         type_coerce(T.c.mentions, String).label("mentions"), T.c.attachment, T.c.reason, T.c.correlation_id,
+         T.c.attempts, (T.c.created_at < _OLD).label("old"))
 
 
 def _due(at: Any) -> Any:
@@ -47,7 +56,7 @@ def _due(at: Any) -> Any:
 # Built once, with bind parameters: a pass runs a few of these, and building them anew costs more than running them.
 _AT, _MINE = bindparam("at", type_=T.c.next_attempt_at.type), (T.c.transport == bindparam("t"), T.c.account == bindparam("a"))
 _IDS = bindparam("ids", expanding=True)
-_NEW = select(T.c.id, T.c.transport, T.c.account).where(T.c.id > bindparam("last")).order_by(T.c.id)
+_NEW = select(T.c.id, T.c.transport, T.c.account, T.c.lane, T.c.next_attempt_at).where(T.c.id > bindparam("last")).order_by(T.c.id)
 _PENDING = (select(*_COLS).where(T.c.status == "pending", *_MINE, T.c.next_attempt_at <= _AT)
             .order_by(T.c.lane, T.c.next_attempt_at, T.c.id).limit(PAGE))
 _ORPHANED = select(*_COLS).where(T.c.status == "sending", *_MINE, T.c.lease_until < _AT).limit(PAGE)
@@ -74,6 +83,8 @@ class Page:
     rows: deque[Any]
     heads: dict[tuple[str, int], deque[int]]
     full: bool  # more due rows may follow the page
+    last: tuple[int, datetime, int] | None = None  # a full page: (lane, due, id) of its last row, as read
+    upto: int = 0  # the highest id its chats' queues know
     suspect: bool = False  # SQLite: another writer came after the read; a row may have been dropped since
     wake_at: datetime | None = None  # a chat here waits for a row outside the page that falls due then
     gone: set[int] = field(default_factory=set)
@@ -89,6 +100,13 @@ class Page:
     def trim(self) -> None:
         while self.rows and self.rows[0].id in self.gone:
             self.gone.discard(self.rows.popleft().id)
+
+    def keeps(self, row_id: int, lane: int, due: datetime | None) -> bool:
+        """A new row of this account cannot go before the rest of this page: the page is full, the row sorts
+        after its last row (so a page read now would end the same way), is later than every row its chat's
+        queue knows (so no head changes), and no chat here waits for a row outside the page."""
+        return (self.full and self.last is not None and self.wake_at is None and due is not None
+                and row_id > self.upto and (lane, due, row_id) > self.last)
 
 
 @dataclass
@@ -130,6 +148,7 @@ class OutboxSender:
         self._recheck = False
         self._listening = False
         self._retry_at: datetime | None = None  # when a row waiting out a backoff falls due
+        self._no_token: dict[Account, datetime] = {}  # an account out of tokens, until its next one
         self._listed_at: datetime | None = None
 
     def wake(self) -> None:
@@ -212,6 +231,11 @@ class OutboxSender:
             transport = self.transport_for(name, account)
             if not self.serves(name, account) or transport is None or not getattr(transport, "online", True):
                 continue  # waits without an attempt or a token; the reconnect wakes us
+            until = self._no_token.pop(key, None)
+            if until is not None and now < until:  # nothing may go: no reason to read or pick yet
+                self._no_token[key] = until
+                blocked[f"{name}:{account}"] = (until - now).total_seconds()
+                continue
             page = self._pages[key]
             if page is None or (page.full and not page.rows) or (page.wake_at is not None and page.wake_at <= now):
                 page = self._pages[key] = await self._read(key, now)
@@ -224,7 +248,7 @@ class OutboxSender:
                 page.trim()
                 if not page.rows:
                     if page.full:
-                        more = True
+                        more = more or key not in self._no_token  # else read at its next token (`blocked`)
                     else:
                         del self._pages[key]  # nothing due: listed again when rows arrive
         wakes = [w for w in [self._retry_at, *(p.wake_at for p in self._pages.values() if p is not None)] if w]
@@ -258,35 +282,45 @@ class OutboxSender:
             if page is not None:
                 page.suspect = True
         fresh = (await self._c.execute(_NEW, {"last": self._last_id})).all()  # by primary key: since the last look
-        for row_id, name, account in fresh:
-            self._pages[(name, account)] = None
+        for row_id, name, account, lane, due in fresh:
+            page = self._pages.get((name, account))
+            if page is None or not page.keeps(row_id, lane, due):
+                self._pages[(name, account)] = None
             self._last_id = row_id
 
     async def _read(self, key: Account, now: datetime) -> Page:
         """The first PAGE due rows: pending ones in index order, and rows a dead sender left, merged."""
         name, account = key
-        args = {"t": name, "a": account, "at": now}
+        args = {"t": name, "a": account, "at": now, "old": now - timedelta(minutes=self.cfg.reply_max_age_min)}
         rows = list((await self._c.execute(_PENDING, args)).all())
-        full = len(rows) == PAGE
-        rows += (await self._c.execute(_ORPHANED, args)).all()
-        rows = sorted(rows, key=lambda r: (r.lane, r.next_attempt_at, r.id))[:PAGE]
-        queues = await self._chat_queues(name, account, {r.chat_id for r in rows}, max((r.id for r in rows), default=0))
-        rows, wake_at = await self._add_heads(rows, queues, now)
+        orphaned = (await self._c.execute(_ORPHANED, args)).all()
+        full = len(rows) == PAGE or len(orphaned) == PAGE or len(rows) + len(orphaned) > PAGE  # rows left out
+        if orphaned:
+            rows = sorted(rows + list(orphaned), key=lambda r: (r.lane, r.next_attempt_at, r.id))[:PAGE]
+        last = (rows[-1].lane, rows[-1].next_attempt_at, rows[-1].id) if full else None
+        upto = max((r.id for r in rows), default=0)
+        queues = await self._chat_queues(name, account, {r.chat_id for r in rows}, upto)
+        rows, wake_at = await self._add_heads(rows, queues, args)
         rows = await self._drop_stale(name, account, rows, now)
-        return Page(deque(rows), queues, full, wake_at=wake_at)
+        return Page(deque(rows), queues, full, last, upto, wake_at=wake_at)
 
     async def _add_heads(self, rows: list[Any], queues: dict[tuple[str, int], deque[int]],
-                         now: datetime) -> tuple[list[Any], datetime | None]:
+                         args: dict[str, Any]) -> tuple[list[Any], datetime | None]:
         """A chat whose first unsent row is not in the page (a retry that sorts later, or beyond the page)
         would wait for ever: that row joins the page if it is due, else the page is read again when it is."""
         have = {r.id for r in rows}
         missing = [q[0] for q in queues.values() if q and q[0] not in have]
         if not missing:
             return rows, None
-        found = (await self._c.execute(select(*_COLS, T.c.status, T.c.lease_until).where(T.c.id.in_(missing)))).all()
+        now = args["at"]
+        found = (await self._c.execute(select(*_COLS, T.c.status, T.c.lease_until).where(T.c.id.in_(missing)),
+                                       {"old": args["old"]})).all()
         due = [r for r in found if (r.status == "pending" and r.next_attempt_at <= now)
                or (r.status == "sending" and r.lease_until is not None and r.lease_until < now)]
-        later = [r.next_attempt_at if r.status == "pending" else r.lease_until for r in found if r not in due]
+        # a head under another sender's live lease is on its way (PostgreSQL, two processes) and tells us nothing
+        # when it is done: waiting for the lease to run out held this chat back for two minutes
+        later = [r.next_attempt_at if r.status == "pending" else min(r.lease_until, now + HELD)
+                 for r in found if r not in due and (r.status == "pending" or r.lease_until is not None)]
         return rows + due, min((w for w in later if w is not None), default=None)
 
     async def _pick(self, key: Account, transport: Any, page: Page, now: datetime, batch: int,
@@ -301,6 +335,7 @@ class OutboxSender:
             wait = await self.limiter.take(bucket, now)
             if wait > 0:
                 blocked[bucket] = wait
+                self._no_token[key] = now + timedelta(seconds=wait)
                 break
             page.take(row)  # the next of this chat may follow in the same pass
             picks.append(Pick(key, transport, row, trusted=not page.suspect))
@@ -364,8 +399,9 @@ class OutboxSender:
             self.log.warning("outbox.lease_expired_before_send", id=row.id)
             return "lost", {}
         name, account = p.account
+        mentions = json.loads(row.mentions) if isinstance(row.mentions, str) else row.mentions  # JSON text as read
         msg = OutboundMessage(transport=name, account=account, chat_id=row.chat_id, text=row.text,
-                              mentions=tuple(Mention(m["id"], m["name"]) for m in row.mentions or ()),
+                              mentions=tuple(Mention(m["id"], m["name"]) for m in mentions or ()),
                               attachment=row.attachment)
         try:
             sent_id = await p.transport.send(msg)
@@ -406,6 +442,7 @@ class OutboxSender:
                                                  "error": values["last_error"]})
 
     async def _refund(self, key: Account) -> None:
+        self._no_token.pop(key, None)
         with contextlib.suppress(Exception):
             await self.limiter.refund(f"{key[0]}:{key[1]}")
 
@@ -441,14 +478,13 @@ class OutboxSender:
                     select(wt.c.id, wt.c.closed_by).where(wt.c.id.in_(warning_ids),
                                                           wt.c.status.in_(("closed", "cancelled"))))).all():
                 closed[wid] = closed_reason(closed_by)
-        too_old = now - timedelta(minutes=self.cfg.reply_max_age_min)
         drops: dict[int, str] = {}
         stale_chats: dict[str, int] = {}
         for r in rows:
             wid = r.correlation_id[8:] if r.reason in STOPS_AT_CLOSE and r.correlation_id else ""
             if wid.isdigit() and int(wid) in closed:
                 drops[r.id] = closed[int(wid)]
-            elif r.reason == "reply" and r.created_at < too_old:
+            elif r.reason == "reply" and r.old:
                 drops[r.id] = f"超过{self.cfg.reply_max_age_min:g}分钟未能发出，已作废"
                 stale_chats[r.chat_id] = stale_chats.get(r.chat_id, 0) + 1
         if not drops:

@@ -15,12 +15,17 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, insert, literal, select, union_all
+from sqlalchemy import Date, DateTime, Table, func, literal, select, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import ClauseElement
+
+from bot.clock import TZ
+from models.types import LocalTime
 
 
 @dataclass
@@ -29,17 +34,18 @@ class Raw:
     positional parameter order and processors."""
 
     stmt: ClauseElement
-    table: Table | None = None  # an insert's table (PostgreSQL copies into it)
     _compiled: dict[str, tuple[str, list[str], list[Callable[[Any], Any] | None]]] = field(default_factory=dict)
     _fixed: dict[str, Any] = field(default_factory=dict)  # values the statement carries (`.values(active=False)`)
+    _binds: dict[str, Any] = field(default_factory=dict)
 
     def compiled(self, dialect: Any) -> tuple[str, list[str], list[Callable[[Any], Any] | None]]:
         found = self._compiled.get(dialect.name)
         if found is None:
             c = self.stmt.compile(dialect=dialect)
             names = list(c.positiontup or ())
-            procs = [c.binds[n].type.bind_processor(dialect) for n in names]
+            procs = [_bind(c.binds[n].type, dialect) for n in names]
             self._fixed.update({n: c.binds[n].value for n in names if not c.binds[n].required})
+            self._binds.update({n: c.binds[n] for n in names})
             found = self._compiled[dialect.name] = (str(c), names, procs)
         return found
 
@@ -48,9 +54,85 @@ class Raw:
         values = [params[n] if n in params or n not in self._fixed else self._fixed[n] for n in names]
         return tuple(p(v) if p else v for v, p in zip(values, procs, strict=True))
 
+    def sqlite_query(self, dialect: Any, params: dict[str, Any]) -> tuple[str, list[Any]]:
+        """The SQL and arguments of one run on SQLite, an expanding `IN` list spelled out (`?, ?, ?`)."""
+        sql, names, _ = self.compiled(dialect)
+        args: list[Any] = []
+        for n in names:
+            value = params[n] if n in params or n not in self._fixed else self._fixed[n]
+            bind = self._binds[n]
+            if bind.expanding:
+                proc = _bind(bind.type, dialect)
+                sql = sql.replace(f"__[POSTCOMPILE_{n}]", ", ".join("?" * len(value)) or "NULL", 1)
+                args += [proc(v) if proc else v for v in value]
+            else:
+                proc = _bind(bind.type, dialect)
+                args.append(proc(value) if proc else value)
+        return sql, args
+
+
+def _bind(type_: Any, dialect: Any) -> Callable[[Any], Any] | None:
+    """A type's bind processor as SQLAlchemy would run it. SQLite's dates and times are the dialect's own
+    types (the generic ones have none); for PostgreSQL the generic one gives what asyncpg's COPY takes."""
+    if dialect.name != "sqlite":
+        return type_.bind_processor(dialect)
+    fast = _SQLITE_FAST.get(type(type_))
+    return fast if fast is not None else type_.dialect_impl(dialect).bind_processor(dialect)
+
+
+def _local_text(v: datetime | None) -> str | None:
+    if v is None:
+        return None
+    return (v.astimezone(TZ).replace(tzinfo=None) if v.tzinfo else v).isoformat(" ", "microseconds")
+
+
+# The same text SQLAlchemy's SQLite types write (`tests/test_bulk.py` compares them), by the C methods of
+# date and datetime: a burst converts tens of thousands of these, at a third of the cost
+_SQLITE_FAST: dict[type, Callable[[Any], Any]] = {
+    LocalTime: _local_text,
+    Date: lambda v: None if v is None else v.isoformat(),
+    DateTime: lambda v: None if v is None else v.isoformat(" ", "microseconds"),
+}
+
 
 def _table(table: Any) -> Table:
     return getattr(table, "__table__", table)
+
+
+class _InsertPlan:
+    """How rows with these keys go into a table: the columns (the keys, then those the rows leave to their
+    Python-side defaults, which the ORM would apply and the driver does not), the SQL, and the conversions.
+    Values are taken and converted column by column: only columns with a bind processor cost Python per value."""
+
+    def __init__(self, t: Table, given: tuple[str, ...], dialect: Any) -> None:
+        self.table = t
+        defaults = [c for c in t.c if c.name not in given and c.default is not None]
+        self.cols = [*given, *(c.name for c in defaults)]
+        self._get = itemgetter(*given) if len(given) > 1 else (lambda r, k=given[0]: (r[k],))
+        self._procs = [(i, p) for i, k in enumerate(given) if (p := _bind(t.c[k].type, dialect)) is not None]
+        fixed = []
+        for c in defaults:  # one value for every row: a default's value is the same, or a fresh empty list or dict
+            p, value = _bind(c.type, dialect), c.default.arg(None) if c.default.is_callable else c.default.arg
+            fixed.append(p(value) if p else value)
+        self._fixed = tuple(fixed)
+        q = dialect.identifier_preparer.quote
+        self.sql = (f"INSERT INTO {q(t.name)} ({', '.join(q(c) for c in self.cols)}) "
+                    f"VALUES ({', '.join('?' * len(self.cols))})")  # SQLite's style; PostgreSQL copies
+
+    @classmethod
+    def of(cls, t: Table, given: tuple[str, ...], dialect: Any) -> _InsertPlan:
+        cache = t.info.setdefault("bulk_inserts", {})  # kept with the table: built once per set of keys
+        plan = cache.get((dialect.name, given))
+        if plan is None:
+            plan = cache[(dialect.name, given)] = cls(t, given, dialect)
+        return plan
+
+    def tuples(self, rows: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
+        columns = list(zip(*map(self._get, rows), strict=True))
+        for i, p in self._procs:
+            columns[i] = tuple(map(p, columns[i]))
+        fixed = self._fixed
+        return [row + fixed for row in zip(*columns, strict=True)] if fixed else list(zip(*columns, strict=True))
 
 
 class Writes:
@@ -63,36 +145,15 @@ class Writes:
 
     def insert(self, table: Any, rows: Sequence[dict[str, Any]]) -> None:
         """Rows of one table, all with the same keys (ids reserved by `reserve_ids`, or left to the database)."""
-        if not rows:
-            return
-        t = _table(table)
-        given = list(rows[0])
-        # the columns' Python-side defaults, which the ORM would apply (the driver does not)
-        defaults = [(c.name, c.default) for c in t.c if c.name not in rows[0] and c.default is not None]
-        raw = self._insert(t, given + [name for name, _ in defaults])
-        _, cols, procs = raw.compiled(self.dialect)  # the statement's own column order
-        where = {k: i for i, k in enumerate(given)}
-        at = [where.get(k) for k in cols]
-        fill = {name: d for name, d in defaults}
-        tuples = []
-        for r in rows:
-            values = [r[given[i]] if i is not None else (fill[k].arg(None) if fill[k].is_callable else fill[k].arg)
-                      for k, i in zip(cols, at, strict=True)]
-            tuples.append(tuple(p(v) if p else v for v, p in zip(values, procs, strict=True)))
-        self._steps.append(("insert", raw, cols, tuples))
+        if rows:
+            plan = _InsertPlan.of(_table(table), tuple(rows[0]), self.dialect)
+            self._steps.append(("insert", plan, plan.cols, plan.tuples(rows)))
 
     def run(self, stmt: Raw, params: Sequence[dict[str, Any]]) -> None:
         """Any statement with named bind parameters, once per dict (an executemany)."""
         if not params:
             return
         self._steps.append(("run", stmt, [], [stmt.args(self.dialect, d) for d in params]))
-
-    def _insert(self, t: Table, cols: list[str]) -> Raw:
-        cache = t.info.setdefault("bulk_inserts", {})  # kept with the table: built once per column set
-        raw = cache.get(tuple(cols))
-        if raw is None:
-            raw = cache[tuple(cols)] = Raw(insert(t).values({c: bindparam(c, type_=t.c[c].type) for c in cols}), t)
-        return raw
 
     async def flush(self) -> None:
         steps, self._steps = self._steps, []
@@ -109,7 +170,8 @@ class Writes:
         raw = await self.conn.get_raw_connection()
         driver = raw.driver_connection
         if self.dialect.name == "sqlite":
-            work = [(what.compiled(self.dialect)[0], rows) for _, what, _, rows in steps]
+            work = [(what.sql if kind == "insert" else what.compiled(self.dialect)[0], rows)
+                    for kind, what, _, rows in steps]
 
             def run_all() -> None:
                 db = driver._conn  # the sqlite3 connection, used on its own thread (aiosqlite's `_execute`)
@@ -120,7 +182,7 @@ class Writes:
             return
         for kind, what, cols, rows in steps:
             if kind == "insert":
-                await driver.copy_records_to_table(what.table.name, records=rows, columns=cols)
+                await driver.copy_records_to_table(what.table.name, records=rows, columns=cols)  # in the transaction
             else:
                 await driver.executemany(what.compiled(self.dialect)[0], rows)
 
@@ -140,3 +202,32 @@ async def reserve_ids(conn: AsyncConnection, wanted: dict[Any, int]) -> dict[str
     for name, new_id in (await conn.execute(union_all(*parts))).all():
         out[name].append(new_id)
     return out
+
+
+async def read_all(conn: AsyncConnection, reads: Sequence[tuple[Raw, dict[str, Any]]]) -> list[list[tuple[Any, ...]]]:
+    """Several selects, their rows as tuples of Python values. On SQLite in one hop to its thread: a batch
+    that waited on several hops in turn waited each time for the whole event loop to come round."""
+    if conn.dialect.name != "sqlite":
+        return [[tuple(r) for r in (await conn.execute(raw.stmt, params)).all()] for raw, params in reads]
+    dialect = conn.dialect
+    queries = [raw.sqlite_query(dialect, params) for raw, params in reads]
+    driver = (await conn.get_raw_connection()).driver_connection
+
+    def run_all() -> list[list[tuple[Any, ...]]]:
+        db = driver._conn
+        return [db.execute(sql, args).fetchall() for sql, args in queries]
+
+    out = []
+    for (raw, _), rows in zip(reads, await driver._execute(run_all), strict=True):
+        procs = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in raw.stmt.selected_columns]
+        out.append([tuple(p(v) if p else v for v, p in zip(r, procs, strict=True)) for r in rows])
+    return out
+
+
+def max_ids(tables: Sequence[Any]) -> Raw:
+    """The largest id of each table, in one row (SQLite's reservation: see `reserve_ids`)."""
+    return Raw(select(*[select(func.max(_table(t).c.id)).scalar_subquery() for t in tables]))
+
+
+def reserved(tables: Sequence[Any], largest: Sequence[int | None], wanted: Sequence[int]) -> dict[str, list[int]]:
+    return {_table(t).name: list(range((m or 0) + 1, (m or 0) + 1 + n)) for t, m, n in zip(tables, largest, wanted, strict=True)}

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
@@ -71,3 +71,43 @@ async def test_an_id_taken_meanwhile_fails_the_write(app: App) -> None:
             writes = Writes(await session.connection())
             writes.insert(RawMessage, [{"id": ids[0], **_row(1)}])
             await writes.flush()
+
+
+@both_backends
+async def test_values_are_stored_in_the_same_form_as_the_orms(app: App) -> None:
+    """Compared as the database holds them: SQLite keeps dates and times as text, and a query compares text."""
+    async with transaction(app.sessions) as session:
+        session.add(RawMessage(**{**_row(1), "message_id": "orm"}))
+    async with transaction(app.sessions) as session:
+        conn = await session.connection()
+        ids = (await reserve_ids(conn, {RawMessage: 1}))["raw_messages"]
+        writes = Writes(conn)
+        writes.insert(RawMessage, [{"id": ids[0], **_row(1)}])
+        await writes.flush()
+    async with app.engine.connect() as conn:
+        rows = (await conn.execute(text(
+            "SELECT CAST(received_at AS TEXT), CAST(is_group AS TEXT), CAST(meta AS TEXT) FROM raw_messages ORDER BY id"))).all()
+    assert rows[0] == rows[1]
+
+
+def test_sqlite_fast_conversions_write_what_sqlalchemy_writes() -> None:
+    from datetime import date
+
+    from sqlalchemy import Date, DateTime
+    from sqlalchemy.dialects import sqlite
+
+    from models.bulk import _bind
+    from models.types import LocalTime
+
+    dialect = sqlite.dialect()
+    samples = {
+        LocalTime(): [datetime(2026, 3, 16, 9, 0, tzinfo=TZ), datetime(2026, 12, 31, 23, 59, 59, 999999, tzinfo=TZ),
+                      datetime(2026, 3, 16, 1, 2, 3, 4), None],
+        Date(): [date(2026, 3, 16), date(2026, 1, 1), None],
+        DateTime(): [datetime(2026, 3, 16, 9, 0), datetime(2026, 3, 16, 9, 0, 0, 5), None],
+    }
+    for type_, values in samples.items():
+        theirs = type_.dialect_impl(dialect).bind_processor(dialect)
+        ours = _bind(type_, dialect)
+        assert ours is not None and theirs is not None
+        assert [ours(v) for v in values] == [theirs(v) for v in values], type_

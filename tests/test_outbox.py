@@ -16,6 +16,7 @@ from bot.app import create_app
 from bot.backlog import backlog, failed_sends
 from bot.clock import FakeClock
 from bot.delivery import retry_failed
+from bot.events import Mention
 from bot.outbox import Outbox, lane_for
 from bot.settings import Settings
 from bot.transports.base import Rejected
@@ -198,6 +199,27 @@ async def test_two_senders_on_postgres_send_each_row_once(settings: Settings, cl
 
 
 @pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+async def test_a_chat_whose_head_another_sender_is_sending_is_looked_at_again_soon(h: Harness) -> None:
+    """The cause of a flaky two-sender run: a page read while the other sender held the chat's head under its
+    lease waited for that lease (two minutes) to run out, though the other was done within milliseconds."""
+    await queue(h, "anwei", 3)
+    async with transaction(h.app.sessions) as session:  # the other process claimed the head and is sending it
+        row = (await session.exec(select(OutboxEntry).where(OutboxEntry.text == "消息000"))).one()
+        row.status, row.lease, row.lease_until = "sending", 1, h.clock.now() + timedelta(seconds=120)
+        session.add(row)
+    sender = h.app.outbox_sender
+    assert await sender.deliver_due() == 0  # the chat's head is on its way elsewhere: the rest waits
+    async with transaction(h.app.sessions) as session:  # and is sent a moment later (no notice of that)
+        row = (await session.exec(select(OutboxEntry).where(OutboxEntry.text == "消息000"))).one()
+        row.status, row.lease_until = "sent", None
+        session.add(row)
+    assert sender.next_due is not None and (sender.next_due - h.clock.now()).total_seconds() <= 5
+    h.clock.set(sender.next_due)
+    await sender.deliver_due()
+    assert texts(h, "anwei") == ["消息001", "消息002"]
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
 async def test_rows_another_process_writes_are_heard_of_at_once(settings: Settings, clock: FakeClock) -> None:
     """The sender does not ask for new rows on every pass: another process's insert notifies it."""
     async with two_processes(settings, clock) as (a, b):
@@ -210,3 +232,85 @@ async def test_rows_another_process_writes_are_heard_of_at_once(settings: Settin
         await asyncio.wait_for(sender._wake.wait(), 10)  # the notification, not a poll
         await sender.deliver_due()
         assert [m.text for m in b.sim.sent if m.chat_id == "anwei"] == ["消息000", "消息001", "消息002"]
+
+
+def count_reads(h: Harness, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How often the sender reads a page (a list, so the test sees it grow)."""
+    sender = h.app.outbox_sender
+    real, reads = sender._read, [0]
+
+    async def counted(*args: Any) -> Any:
+        reads[0] += 1
+        return await real(*args)
+
+    monkeypatch.setattr(sender, "_read", counted)
+    return reads
+
+
+async def next_token(h: Harness) -> None:
+    """Move the fake clock to the sender's next due time (the next token of a rate-limited account)."""
+    assert h.app.outbox_sender.next_due is not None and h.app.outbox_sender.next_due > h.clock.now()
+    h.clock.set(h.app.outbox_sender.next_due)
+
+
+@both_backends
+async def test_a_warning_that_arrives_while_a_full_page_of_replies_waits_still_goes_first(
+        h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    await queue(h, "g-jl", 300)  # more than a page, from a burst of reports
+    sender = h.app.outbox_sender
+    await sender.deliver_due()  # the burst of tokens goes on the first replies
+    reads = count_reads(h, monkeypatch)
+    await queue(h, "g-jl", 30, prefix="迟到")  # more replies behind the page while out of tokens
+    assert await sender.deliver_due() == 0 and reads == [0]  # no token: nothing read
+    await next_token(h)
+    await queue(h, "g-jl", 30, prefix="再迟")  # and more, while a token is there
+    assert await sender.deliver_due() == 1 and reads == [0]  # they sort after the page: it is kept
+    async with transaction(h.app.sessions) as session:  # a red warning into the same group and another chat
+        outbox = Outbox(session, h.app.data)
+        outbox.to_chat("sim", "g-jl", "红色预警：今夜有大暴雨", reason="warning", level="红色")
+        outbox.to_chat("sim", "anwei", "请立即叫应", reason="warning", level="红色", mentions=[Mention("wx-a", "安卫")])
+    before = len(h.sent)
+    await sender.deliver_due()  # still no token: it waits for the next one, unread
+    assert reads == [0]
+    await next_token(h)
+    await sender.deliver_due()
+    await next_token(h)
+    await sender.deliver_due()
+    assert [m.text for m in h.sent[before:]] == ["红色预警：今夜有大暴雨", "@安卫\u2005请立即叫应"]
+    assert h.sent[-1].mentions == (Mention("wx-a", "安卫"),)  # mentions kept as JSON text in the page, decoded to send
+    assert reads[0] >= 1  # the warning made the page be read again
+    await h.drain()
+    assert texts(h, "g-jl") == [f"消息{i:03d}" for i in range(300)]
+    assert texts(h, "g-jl", "迟到") == [f"迟到{i:03d}" for i in range(30)]
+    assert texts(h, "g-jl", "再迟") == [f"再迟{i:03d}" for i in range(30)]
+
+
+@both_backends
+async def test_rows_arriving_behind_a_full_page_are_all_sent_in_order(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    await queue(h, "g-jl", 250)
+    await queue(h, "anwei", 5)
+    sender = h.app.outbox_sender
+    reads = count_reads(h, monkeypatch)
+    for wave in range(12):  # a pass at every token, with new rows for both chats before each of the first ones
+        await queue(h, "g-jl", 10, prefix=f"波{wave:02d}-")
+        await queue(h, "anwei", 2, prefix=f"波{wave:02d}-")
+        await sender.deliver_due()
+        await next_token(h)
+    assert reads[0] <= 2, reads  # the first read, and the page of 200 did not run out yet
+    async with transaction(h.app.sessions) as session:  # a reply due earlier than the page's last row
+        row = Outbox(session, h.app.data).to_chat("sim", "chuzhang", "早到期")[0]
+        row.next_attempt_at = h.clock.now() - timedelta(hours=1)
+    before = len(h.sent)
+    await sender.deliver_due()
+    assert [m.text for m in h.sent[before:]] == ["早到期"]  # it sorts first: the page was read again
+    await h.drain()
+    assert texts(h, "g-jl") == [f"消息{i:03d}" for i in range(250)]
+    assert texts(h, "anwei") == [f"消息{i:03d}" for i in range(5)]
+    for wave in range(12):
+        prefix = f"波{wave:02d}-"
+        assert texts(h, "g-jl", prefix) == [f"{prefix}{i:03d}" for i in range(10)]
+        assert texts(h, "anwei", prefix) == [f"{prefix}{i:03d}" for i in range(2)]
+    for chat in ("g-jl", "anwei"):  # each chat in the order its rows were queued, nothing twice
+        sent = [m.text for m in h.sent if m.chat_id == chat and not m.text.startswith("连接中断")]
+        queued = [r.text for r in await rows(h, chat_id=chat)]
+        assert sent == queued

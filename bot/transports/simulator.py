@@ -149,9 +149,10 @@ class SimulatorTransport:
 
     def _record(self, line: ChatLine) -> None:
         self._history[line.chat_id].append(line)
-        payload = asdict(line)
-        for cb in list(self._listeners):
-            cb(payload)
+        if self._listeners:  # a page is watching (a burst with nobody watching builds no payloads)
+            payload = asdict(line)
+            for cb in list(self._listeners):
+                cb(payload)
 
     def _mentioned(self, text: str) -> list[str]:
         found: list[str] = []

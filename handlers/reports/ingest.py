@@ -18,7 +18,7 @@ from bot.workdays import WorkCalendar
 from handlers.daily.rounds import Slot, slot_for_post
 from handlers.reports.parse import ParseResult, Report
 from handlers.reports.parse.status import settle
-from models.bulk import Raw, Writes, reserve_ids
+from models.bulk import Raw, Writes, read_all, reserve_ids
 from models.reports import NEEDS_REVIEW, Hazard, HazardEvent, InspectionRecord, InspectionReport
 
 
@@ -96,12 +96,15 @@ async def store_report(session: AsyncSession, parsed: Report, *, unit: Unit | No
     return (await store_reports(await session.connection(), [draft]))[0]
 
 
-async def store_reports(conn: Any, drafts: list[Draft], writes: Writes | None = None) -> list[Ingested]:
+async def store_reports(conn: Any, drafts: list[Draft], writes: Writes | None = None, *,
+                        active: list[tuple[Any, ...]] | None = None,
+                        ids: dict[str, list[int]] | None = None) -> list[Ingested]:
     """Store reports in the caller's transaction: the reports, their records, one row per hazard and its
     first event, planned in Python and written in one go (`models.bulk`). A report replaces the active one
     of its unit, day and round (its hazards are superseded); several of one key in `drafts` replace each
     other in turn, as if they had come one by one. With `writes`, the rows join the caller's writes and go
-    when it flushes them; without, they are written before this returns."""
+    when it flushes them; without, they are written before this returns. `active` (the active reports of
+    the drafts' days, as `ACTIVE_REPORTS` reads them) and `ids` (reserved) when the caller read them already."""
     if not drafts:
         return []
     own = writes is None
@@ -109,11 +112,12 @@ async def store_reports(conn: Any, drafts: list[Draft], writes: Writes | None = 
     R = InspectionReport.__table__
     # every active report of those days (a few hundred at most), matched to the keys here: one statement
     # whatever the batch, compiled once
-    rows = (await conn.execute(_ACTIVE, {"days": sorted({d.parsed.date for d in drafts})})).all()
+    if active is None:
+        active = (await read_all(conn, [(ACTIVE_REPORTS, {"days": sorted({d.parsed.date for d in drafts})})]))[0]
     previous: dict[Any, list[int]] = {}
-    for r in rows:
-        for k in (("unit", r.unit_id, r.report_date, r.round), ("region", r.region, r.report_date, r.round)):
-            previous.setdefault(k, []).append(r.id)
+    for r_id, unit_id, region, day, round_no in active:
+        for k in (("unit", unit_id, day, round_no), ("region", region, day, round_no)):
+            previous.setdefault(k, []).append(r_id)
     seen: set[Any] = set()
     corrected = []
     for d in drafts:
@@ -121,7 +125,7 @@ async def store_reports(conn: Any, drafts: list[Draft], writes: Writes | None = 
         seen.add(d.key)
     n_records = sum(len(d.parsed.records) for d in drafts)
     n_hazards = sum(len(rec.hazards) for d in drafts for rec in d.parsed.records)
-    ids = await reserve_ids(conn, {R: len(drafts), InspectionRecord: n_records, Hazard: n_hazards})
+    ids = ids or await reserve_ids(conn, {R: len(drafts), InspectionRecord: n_records, Hazard: n_hazards})
     report_ids = ids[R.name]
     record_ids = iter(ids.get(InspectionRecord.__tablename__, ()))
     hazard_ids = iter(ids.get(Hazard.__tablename__, ()))
@@ -194,8 +198,8 @@ async def store_reports(conn: Any, drafts: list[Draft], writes: Writes | None = 
 
 
 _R, _H, _E = InspectionReport.__table__, Hazard.__table__, HazardEvent.__table__
-_ACTIVE = (select(_R.c.id, _R.c.unit_id, _R.c.region, _R.c.report_date, _R.c.round)
-           .where(_R.c.active, _R.c.report_date.in_(bindparam("days", expanding=True))))
+ACTIVE_REPORTS = Raw(select(_R.c.id, _R.c.unit_id, _R.c.region, _R.c.report_date, _R.c.round)
+                     .where(_R.c.active, _R.c.report_date.in_(bindparam("days", expanding=True))))
 _SUPERSEDE_REPORT = Raw(update(_R).where(_R.c.id == bindparam("old"))
                         .values(active=False, superseded_by=bindparam("new")))
 # the events first, while the hazards still belong to the replaced report, in hazard order

@@ -29,14 +29,15 @@ from bot.text import clean, command_text
 from handlers.daily.rounds import ACTIVE_ROUNDS, slots_of
 from handlers.reports.bounded import read_result, text_to_read
 from handlers.reports.handlers import reply_text, review_text
-from handlers.reports.ingest import Draft, place, resolve_unit, store_reports
+from handlers.reports.ingest import ACTIVE_REPORTS, Draft, place, resolve_unit, store_reports
 from handlers.reports.parse import ParseResult
 from handlers.reports.parse.classify import is_ack
 from handlers.reports.workers import batch_job, off_loop, parse_each
 from handlers.warnings.ack import _QUOTE, MEASURES, OPEN
-from models.bulk import Raw, Writes, reserve_ids
+from models.bulk import Raw, Writes, max_ids, read_all, reserve_ids, reserved
 from models.core import OutboxEntry, RawMessage
 from models.db import transaction
+from models.reports import Hazard, InspectionRecord, InspectionReport
 from models.warnings import Obligation, Warning
 
 HANDLER = "reports.report"  # the name the normal chain records for the same handler
@@ -55,9 +56,12 @@ class Item:
 _ob, _wt, _raw = Obligation.__table__, Warning.__table__, RawMessage.__table__
 _OUTCOME = Raw(update(_raw).where(_raw.c.id == bindparam("rid"))
                .values(outcome=bindparam("out"), handler=bindparam("h"), error=None))
-_ANSWERABLE = (select(_ob.c.person_id, _ob.c.state).join(_wt, _wt.c.id == _ob.c.warning_id)
+_ANSWERABLE = Raw(select(_ob.c.person_id, _ob.c.state).join(_wt, _wt.c.id == _ob.c.warning_id)
                .where(_ob.c.person_id.in_(bindparam("people", expanding=True)),
                       _ob.c.state.in_((*OPEN, "acked", "responded")), _wt.c.status == "active"))
+_ROUNDS = Raw(ACTIVE_ROUNDS)
+_ID_TABLES = (RawMessage, InspectionReport, InspectionRecord, Hazard)  # the tables a batch reserves ids in
+_MAX_IDS = max_ids(_ID_TABLES)
 NOT_MINE = ()  # may_take's answer for a message this lane leaves alone
 
 
@@ -139,13 +143,15 @@ class ReportBatcher:
                             it.done.set_result(None)
         return await item.done
 
-    async def _not_answers(self, conn: Any, batch: list[Item]) -> list[Item]:
-        """The batch without the messages that answer a warning after all (someone named in it said 收到):
-        those go down the normal chain (done with None)."""
-        asking = {it.person.id for it in batch if it.answer_states and it.person is not None}
-        if not asking:
-            return batch
-        rows = (await conn.execute(_ANSWERABLE, {"people": sorted(asking)})).all()
+    @staticmethod
+    def _asking(batch: list[Item]) -> list[str]:
+        return sorted({it.person.id for it in batch if it.answer_states and it.person is not None})
+
+    @staticmethod
+    def _not_answers(batch: list[Item], rows: list[tuple[Any, ...]]) -> list[Item]:
+        """The batch without the messages that answer a warning after all (someone named in it said 收到,
+        and `rows` has an obligation of theirs in a state that makes it an answer): those go down the normal
+        chain (done with None)."""
         states: dict[str, set[str]] = {}
         for person_id, state in rows:
             states.setdefault(person_id, set()).add(state)
@@ -164,11 +170,22 @@ class ReportBatcher:
         replies: list[dict[str, Any]] = []
         async with transaction(app.sessions) as session:
             conn = await session.connection()
-            batch = await self._not_answers(conn, batch)
-            slots = {}
-            for day in sorted({it.event.received_at.date() for it in batch}):
-                rounds = (await conn.execute(ACTIVE_ROUNDS, {"day": day})).scalar()
-                slots[day] = slots_of(rounds, day, cfg, calendar)
+            sqlite = conn.dialect.name == "sqlite"
+            # every read of the batch at once (one hop on SQLite): the 提级管理 rounds of the days posted,
+            # the active reports of any day a report may be for, the people who may be answering a warning,
+            # and (SQLite) the largest ids
+            days = sorted({it.event.received_at.date() for it in batch})
+            report_days = sorted({*days, *(it.parsed.report.date for it in batch if it.parsed and it.parsed.report)})
+            asking = self._asking(batch)
+            reads = [(_ROUNDS, {"day": day}) for day in days] + [(ACTIVE_REPORTS, {"days": report_days})]
+            reads += [(_ANSWERABLE, {"people": asking})] if asking else []
+            reads += [(_MAX_IDS, {})] if sqlite else []
+            found = await read_all(conn, reads)
+            slots = {day: slots_of(rows[0][0] if rows else None, day, cfg, calendar)
+                     for day, rows in zip(days, found, strict=False)}
+            active = found[len(days)]
+            if asking:
+                batch = self._not_answers(batch, found[len(days) + 1])
             ignored = [it for it in batch if it.parsed is None]
             reports = [it for it in batch if it.parsed is not None]
             drafts = []
@@ -182,14 +199,18 @@ class ReportBatcher:
             # (the items keep raw_id None: should the batch fail, the normal chain stores them)
             writes = Writes(conn)
             new = [it for it in batch if it.raw_id is None]
-            raw_ids = (await reserve_ids(conn, {RawMessage: len(new)})).get(RawMessage.__tablename__, [])
+            wanted = [len(new), len(drafts), sum(len(d.parsed.records) for d in drafts),
+                      sum(len(r.hazards) for d in drafts for r in d.parsed.records)]
+            ids = reserved(_ID_TABLES, found[-1][0], wanted) if sqlite else \
+                await reserve_ids(conn, dict(zip(_ID_TABLES, wanted, strict=True)))
+            raw_ids = ids.get(RawMessage.__tablename__, [])
             new_ids = {id(it): raw_id for it, raw_id in zip(new, raw_ids, strict=True)}
             for d, it in zip(drafts, reports, strict=True):
                 d.raw_id = new_ids.get(id(it), it.raw_id)
             writes.insert(RawMessage, [{"id": new_ids[id(it)], **raw_values(it.event, directory),
                                         "outcome": "ignored" if it.parsed is None else "pending"} for it in new])
             stored_ignored = [{"rid": it.raw_id, "out": "ignored", "h": None} for it in ignored if it.raw_id is not None]
-            stored = await store_reports(conn, drafts, writes)
+            stored = await store_reports(conn, drafts, writes, active=active, ids=ids)
             outbox = Outbox(session, app.data)
             for it, d, s in zip(reports, drafts, stored, strict=True):
                 e, parsed = it.event, it.parsed
