@@ -534,5 +534,8 @@ class OutboxSender:
             if self.next_due is not None:
                 timeout = max(0.05, min(idle_s, (self.next_due - self.clock.now()).total_seconds()))
             self._wake.clear()
+            # asyncio.timeout, not wait_for: in 3.11 a cancel that meets wait_for's own timeout can be lost,
+            # and app.stop() then waited for ever
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
+                async with asyncio.timeout(timeout):
+                    await self._wake.wait()
