@@ -49,24 +49,23 @@ class Raw:
             found = self._compiled[dialect.name] = (str(c), names, procs)
         return found
 
+    def _value(self, name: str, params: dict[str, Any]) -> Any:
+        return params[name] if name in params or name not in self._fixed else self._fixed[name]
+
     def args(self, dialect: Any, params: dict[str, Any]) -> tuple[Any, ...]:
         _, names, procs = self.compiled(dialect)
-        values = [params[n] if n in params or n not in self._fixed else self._fixed[n] for n in names]
-        return tuple(p(v) if p else v for v, p in zip(values, procs, strict=True))
+        return tuple(p(v) if p else v for v, p in zip((self._value(n, params) for n in names), procs, strict=True))
 
     def sqlite_query(self, dialect: Any, params: dict[str, Any]) -> tuple[str, list[Any]]:
         """The SQL and arguments of one run on SQLite, an expanding `IN` list spelled out (`?, ?, ?`)."""
-        sql, names, _ = self.compiled(dialect)
+        sql, names, procs = self.compiled(dialect)
         args: list[Any] = []
-        for n in names:
-            value = params[n] if n in params or n not in self._fixed else self._fixed[n]
-            bind = self._binds[n]
-            if bind.expanding:
-                proc = _bind(bind.type, dialect)
+        for n, proc in zip(names, procs, strict=True):
+            value = self._value(n, params)
+            if self._binds[n].expanding:
                 sql = sql.replace(f"__[POSTCOMPILE_{n}]", ", ".join("?" * len(value)) or "NULL", 1)
                 args += [proc(v) if proc else v for v in value]
             else:
-                proc = _bind(bind.type, dialect)
                 args.append(proc(value) if proc else value)
         return sql, args
 
@@ -194,8 +193,8 @@ async def reserve_ids(conn: AsyncConnection, wanted: dict[Any, int]) -> dict[str
     if not wanted:
         return {}
     if conn.dialect.name == "sqlite":
-        row = (await conn.execute(select(*[select(func.max(t.c.id)).scalar_subquery() for t in wanted]))).one()
-        return {t.name: list(range((m or 0) + 1, (m or 0) + 1 + n)) for (t, n), m in zip(wanted.items(), row, strict=True)}
+        tables = list(wanted)
+        return reserved(tables, (await conn.execute(max_ids(tables).stmt)).one(), list(wanted.values()))
     parts = [select(literal(t.name).label("t"), func.nextval(func.pg_get_serial_sequence(t.name, "id")).label("id"))
              .select_from(func.generate_series(1, n)) for t, n in wanted.items()]
     out: dict[str, list[int]] = {t.name: [] for t in wanted}
