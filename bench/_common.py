@@ -27,7 +27,8 @@ def quiet() -> None:
 def scratch_settings(tmp: str, db_url: str | None = None, **kw: object) -> Settings:
     """Settings on a scratch SQLite file, or on `db_url` (a throwaway PostgreSQL)."""
     processes = int(os.environ.get("BOT_PARSE_PROCESSES") or default_parse_processes())  # as a running bot
-    values: dict[str, object] = {"config_path": ROOT / "config" / "demo.yaml", "parse_processes": processes, **kw}
+    values: dict[str, object] = {"config_path": ROOT / "config" / "demo.yaml", "parse_processes": processes,
+                                 "tune_gc": True, **kw}
     return Settings(database_url=db_url or f"sqlite+aiosqlite:///{tmp}/bench.db", var_dir=Path(tmp) / "var",
                     scheduler=False, **values)
 

@@ -11,6 +11,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.clock import Clock, SystemClock
+from bot.collector import tune_gc
 from bot.config import Config, load_config
 from bot.delivery import notify_failed
 from bot.directory import Directory
@@ -65,6 +66,8 @@ class App:
     _work: asyncio.Queue | None = None
     _heavy: asyncio.Queue | None = None
     _inflight: set[int] = field(default_factory=set)
+    on_handled: list[Callable[[int, str], None]] = field(default_factory=list)  # (raw id, outcome) of each
+    # message the intake or recovery queued, once handled (benchmarks and tests watch it)
 
     @property
     def sim(self) -> SimulatorTransport:
@@ -104,11 +107,16 @@ class App:
         if not background:
             await self.recover()
             return
+        if self.settings.tune_gc:
+            tune_gc()
         self._work, self._heavy = asyncio.Queue(), asyncio.Queue()
         for i in range(WORKERS):
             self.spawn(self._worker(self._work), f"worker:{i}")
         for i in range(HEAVY_WORKERS):
             self.spawn(self._worker(self._heavy), f"heavy:{i}")
+        for lane in self.data.get("burst_lanes", ()):
+            for coro, name in lane.tasks():
+                self.spawn(coro, name)
         await self.recover()
         for key, t in self.transports.items():
             self.spawn(self._consume(t), f"consume:{key[0]}:{key[1]}")
@@ -151,29 +159,46 @@ class App:
                     if acked:
                         acked(event, exc)
                 continue
+            light = []
             for (event, raw_id), original in zip(stored, batch, strict=True):
                 if acked:
                     acked(original, None)
-                if raw_id is not None:
+                if raw_id is None:
+                    continue
+                if self._is_heavy(event):
                     self._queue_work(event, raw_id)
+                else:
+                    self._inflight.add(raw_id)
+                    light.append((event, raw_id))
+            assert self.dispatcher is not None
+            self.dispatcher.feed_many(light, self._queue_work, self._handled)
+
+    @staticmethod
+    def _is_heavy(event: InboundMessage) -> bool:
+        return bool(event.attachments) or len(event.text) > HEAVY_CHARS
 
     def _queue_work(self, event: InboundMessage, raw_id: int) -> None:
         assert self._work is not None and self._heavy is not None
-        heavy = bool(event.attachments) or len(event.text) > HEAVY_CHARS
         self._inflight.add(raw_id)
-        (self._heavy if heavy else self._work).put_nowait((event, raw_id))
+        (self._heavy if self._is_heavy(event) else self._work).put_nowait((event, raw_id))
+
+    def _handled(self, raw_id: int, outcome: str) -> None:
+        self._inflight.discard(raw_id)
+        for listener in self.on_handled:
+            listener(raw_id, outcome)
 
     async def _worker(self, queue: asyncio.Queue) -> None:
         while True:
             event, raw_id = await queue.get()
             try:
-                await self.dispatcher.feed(event, raw_id=raw_id)  # type: ignore[union-attr]
+                outcome = await self.dispatcher.feed(event, raw_id=raw_id)  # type: ignore[union-attr]
             except asyncio.CancelledError:
+                self._inflight.discard(raw_id)  # still `pending`: handled again on the next start
                 raise
             except Exception:
                 self.log.exception("feed_failed", raw_id=raw_id)
-            finally:
-                self._inflight.discard(raw_id)
+                outcome = "failed"
+            self._handled(raw_id, outcome)
 
     async def recover(self, older_than_s: float = 0.0) -> int:
         """Handle again every raw message still `pending`: accepted, but its outcome never committed (a crash).
@@ -288,6 +313,7 @@ def create_app(
         "startup": [],
         "prepare": [],
         "fast_lanes": [],
+        "burst_lanes": [],
         "calendar": WorkCalendar(cfg.schedule.extra_workdays, cfg.schedule.extra_holidays),
         "web_routes": [],
         "call_provider": provider,

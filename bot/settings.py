@@ -24,6 +24,7 @@ class Settings(BaseModel):
     parse_budget_s: float = 2.0  # reading one report (text or workbook), off the event loop
     parse_processes: int = 0  # worker processes that read reports; 0: threads of this process (tests, tools)
     max_text_chars: int = 100_000
+    tune_gc: bool = False  # a running bot's collector (see App.start); tests and tools keep Python's defaults
     max_report_rows: int = 3_000
     scheduler: bool = True
     log_json: bool = False
@@ -51,6 +52,7 @@ class Settings(BaseModel):
         if env.get("BOT_SIM", "").lower() in ("1", "true", "yes", "on"):
             values["sim_web"] = True
         values["parse_processes"] = int(env.get("BOT_PARSE_PROCESSES") or default_parse_processes())
+        values["tune_gc"] = env.get("BOT_TUNE_GC", "1").lower() not in ("0", "false", "no", "off")
         if env.get("BOT_ALLOWED_HOSTS"):
             values["allowed_hosts"] = [h.strip() for h in env["BOT_ALLOWED_HOSTS"].split(",") if h.strip()]
         values.update({k: v for k, v in overrides.items() if v is not None})

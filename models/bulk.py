@@ -82,6 +82,8 @@ def _bind(type_: Any, dialect: Any) -> Callable[[Any], Any] | None:
 def _local_text(v: datetime | None) -> str | None:
     if v is None:
         return None
+    if v.tzinfo is TZ:  # the clock's own: the local text is the first 26 characters (no "+08:00")
+        return v.isoformat(" ", "microseconds")[:26]
     return (v.astimezone(TZ).replace(tzinfo=None) if v.tzinfo else v).isoformat(" ", "microseconds")
 
 

@@ -30,6 +30,16 @@ class Dispatcher:
             data["raw_id"] = raw_id
         return await self._chain(event, data)
 
+    def feed_many(self, pairs: list[tuple[InboundMessage, int]], pass_on: Callable[[InboundMessage, int], None],
+                  handled: Callable[[int, str], None]) -> None:
+        """A burst a transport's intake stored (raw row ids set): each burst lane (a capability's batch path,
+        `data["burst_lanes"]`) takes what it handles together and reports each outcome to `handled`; every
+        other message goes to `pass_on`, the caller's way into `feed`, in order per chat and sender."""
+        for lane in self.base.get("burst_lanes", ()):
+            pairs = lane.offer(pairs, pass_on, handled)
+        for event, raw_id in pairs:
+            pass_on(event, raw_id)
+
     async def _route(self, event: InboundMessage, data: dict[str, Any]) -> str:
         for router in self.routers:
             for spec in router.handlers:

@@ -12,6 +12,7 @@ from handlers.reports.workers import ParseWorkers
 
 def setup(app: Any) -> list[Router]:
     # imported here: the lane reads the ack rules, and those read the parser of this package
+    from handlers.reports.burst import ReportBurst
     from handlers.reports.lane import ReportBatcher, report_lane
 
     app.data["parser"] = Parser(app.regions, app.cfg, app.data["calendar"])
@@ -23,6 +24,7 @@ def setup(app: Any) -> list[Router]:
     app.data["report_limits"] = Limits(budget_s=s.parse_budget_s, max_text_chars=s.max_text_chars,
                                        max_rows=s.max_report_rows)
     app.data["prepare"].append(prepare_report)
-    app.data["report_batcher"] = ReportBatcher(app)
+    app.data["report_batcher"] = batcher = ReportBatcher(app)
     app.data["fast_lanes"].append(report_lane)
+    app.data["burst_lanes"].append(ReportBurst(app, batcher))
     return [router]

@@ -62,6 +62,7 @@ _ANSWERABLE = Raw(select(_ob.c.person_id, _ob.c.state).join(_wt, _wt.c.id == _ob
 _ROUNDS = Raw(ACTIVE_ROUNDS)
 _ID_TABLES = (RawMessage, InspectionReport, InspectionRecord, Hazard)  # the tables a batch reserves ids in
 _MAX_IDS = max_ids(_ID_TABLES)
+JOB_CHARS = 64_000  # text of one parse job of a burst: well within the time budget
 NOT_MINE = ()  # may_take's answer for a message this lane leaves alone
 
 
@@ -99,23 +100,34 @@ class Reader:
                 job, self.waiting = self.waiting, []
                 results: list[ParseResult | None] = [None] * len(job)
                 try:
-                    results = await self._run(job)
+                    results = await self._run([(text, at) for text, at, _ in job])
                 finally:  # whatever happened to the job, its other messages are not left waiting
                     for (_, _, fut), result in zip(job, results, strict=True):
                         if not fut.done():
                             fut.set_result(result)
         return await done
 
-    async def _run(self, job: list[tuple[str, datetime, asyncio.Future]]) -> list[ParseResult | None]:
-        texts = [(text, at) for text, at, _ in job]
+    async def parse_many(self, texts: list[tuple[str, datetime]]) -> list[ParseResult | None]:
+        """A burst's texts, in jobs of at most JOB_CHARS of text (each job has the whole time budget)."""
+        out: list[ParseResult | None] = []
+        start, size = 0, 0
+        for end, (text, _) in enumerate(texts, 1):
+            size += len(text)
+            if size >= JOB_CHARS or end == len(texts):
+                async with self._lock:
+                    out += await self._run(texts[start:end])
+                start, size = end, 0
+        return out
+
+    async def _run(self, texts: list[tuple[str, datetime]]) -> list[ParseResult | None]:
         try:
             return await off_loop(self.app, partial(parse_each, self.app.data["parser"]), batch_job, texts,
                                   budget=self.app.data["report_limits"].budget_s)
         except TimeoutError:
-            return [None] * len(job)
+            return [None] * len(texts)
         except Exception as exc:  # the hop itself failed: the normal chain reads each alone
-            self.app.log.warning("report_read_failed", texts=len(job), error=repr(exc)[:200])
-            return [None] * len(job)
+            self.app.log.warning("report_read_failed", texts=len(texts), error=repr(exc)[:200])
+            return [None] * len(texts)
 
 
 class ReportBatcher:
@@ -134,14 +146,22 @@ class ReportBatcher:
         async with self._lock:  # one batch at a time; whoever gets the lock commits everything queued
             if not item.done.done():
                 batch, self.queue = self.queue, []
-                try:
-                    await self._commit(batch)
-                except Exception as exc:
-                    self.app.log.warning("report_batch_failed", size=len(batch), error=repr(exc)[:300])
-                    for it in batch:
-                        if not it.done.done():
-                            it.done.set_result(None)
+                await self._commit_or_fail(batch)
         return await item.done
+
+    async def commit_now(self, items: list[Item]) -> None:
+        """These items in one batch of their own (a burst's): each done with its outcome, or None."""
+        async with self._lock:
+            await self._commit_or_fail(items)
+
+    async def _commit_or_fail(self, batch: list[Item]) -> None:
+        try:
+            await self._commit(batch)
+        except Exception as exc:
+            self.app.log.warning("report_batch_failed", size=len(batch), error=repr(exc)[:300])
+            for it in batch:
+                if not it.done.done():
+                    it.done.set_result(None)
 
     @staticmethod
     def _asking(batch: list[Item]) -> list[str]:
@@ -276,7 +296,6 @@ async def report_lane(event: InboundMessage, data: dict[str, Any]) -> str | None
 async def _item(event: InboundMessage, data: dict[str, Any], person: Person | None,
                 answer_states: tuple[str, ...]) -> Item | str | None:
     """The message read: an item for the batch, 'duplicate', or None for the normal chain."""
-    directory = data["directory"]
     data["person"] = person
     todo = text_to_read(event, data)
     if isinstance(todo, str):
@@ -284,6 +303,19 @@ async def _item(event: InboundMessage, data: dict[str, Any], person: Person | No
         if result is None:
             return None  # the normal chain reads it alone, within its own budget
         todo = read_result(result, person is not None, data["report_limits"])
+    item = item_of(event, data, person, answer_states, todo)
+    if item is None:
+        return None
+    if item.raw_id is None and not await data["dedup"].first_time(f"{event.transport}:{event.message_id}"):
+        return "duplicate"
+    return item
+
+
+def item_of(event: InboundMessage, data: dict[str, Any], person: Person | None, answer_states: tuple[str, ...],
+            todo: dict[str, Any] | None) -> Item | None:
+    """The batch's item for a message read (`todo`: what `read_result` or `text_to_read` said of it), or None
+    when the normal chain must take it (it answers, refuses or re-reads it)."""
+    directory = data["directory"]
     pre = data.setdefault("report_pre", todo or {})  # read once: the normal chain's prepare step keeps this
     if pre.get("too_long"):
         return None
@@ -298,8 +330,5 @@ async def _item(event: InboundMessage, data: dict[str, Any], person: Person | No
         region = unit.region if unit else directory.regions.canonical(parsed.report.region)
         if region and not covers(directory, person, region):
             return None  # refused (and audited) by the normal chain
-    raw_id = data.get("raw_id")
-    if raw_id is None and not await data["dedup"].first_time(f"{event.transport}:{event.message_id}"):
-        return "duplicate"
-    return Item(event, person, parsed, raw_id, asyncio.get_running_loop().create_future(),
+    return Item(event, person, parsed, data.get("raw_id"), asyncio.get_running_loop().create_future(),
                 answer_states if person is not None else ())

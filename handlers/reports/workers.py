@@ -25,6 +25,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
+from bot.collector import tune_gc
 from handlers.reports.parse import Parser, ParseResult
 
 START_S = 30.0  # a new worker's start (fork, imports, its parser); past it the worker counts as broken
@@ -49,6 +50,7 @@ def parse_each(parser: Any, job: list[tuple[str, datetime]]) -> list[ParseResult
 def _init(parser_cls: type, args: tuple[Any, ...], bot_pid: int) -> None:
     global _parser
     _parser = parser_cls(*args)
+    tune_gc()  # a job's results stay alive until sent back: with the defaults the collector walks them often
     threading.Thread(target=_exit_with, args=(bot_pid,), name="exit-with-bot", daemon=True).start()
 
 

@@ -1,0 +1,156 @@
+"""Reports in bursts: a transport's intake hands each stored burst to this lane whole (see
+`Dispatcher.feed_many`), so a re-import of thousands of reports is read and committed a few hundred at a
+time, without a worker, a lock and a future per message.
+
+Two stages run side by side, so the parse workers and the database are busy at once: `read` takes what
+has arrived (at most CHUNK messages), parses its texts in a few jobs and decides what the batch takes;
+`commit` stores each read chunk in one transaction (`ReportBatcher._commit`, the per-message lane's own),
+in the order the chunks arrived. What the lane does not take goes down the normal chain, one message at a
+time: at once when nothing of its sender in that chat is in the lane, else after the commit of its chunk,
+so a command that follows a report (销号 #3) finds the report stored."""
+from __future__ import annotations
+
+import asyncio
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from bot.config import Person
+from bot.events import InboundMessage
+from handlers.reports.bounded import read_result, text_to_read
+from handlers.reports.lane import HANDLER, NOT_MINE, Item, ReportBatcher, item_of, may_take
+
+CHUNK = 128  # messages read, then committed, together at most (small: the first commit comes soon)
+READERS = 2  # chunks read side by side: the parse worker gets the next job while a chunk is being decided
+READ_AHEAD = 2  # chunks read and waiting for their commit at most (a slow database holds the reading back)
+_LEFT = object()  # a text the reader gave up on (over the budget, or it broke the parser)
+
+PassOn = Callable[[InboundMessage, int], None]
+Handled = Callable[[int, str], None]
+
+
+@dataclass
+class Entry:
+    event: InboundMessage
+    raw_id: int
+    key: str  # (transport, chat, sender): the order kept
+    pass_on: PassOn
+    handled: Handled
+    mine: bool  # may_take said the lane may take it (else it only keeps its place behind its sender's)
+    states: tuple[str, ...]  # obligation states that would make it an answer to a warning (may_take)
+    person: Person | None = None
+    data: dict[str, Any] | None = None
+    todo: Any = None  # text_to_read's answer, then read_result's
+    item: Item | None = None
+
+
+class ReportBurst:
+    def __init__(self, app: Any, batcher: ReportBatcher) -> None:
+        self.app = app
+        self.batcher = batcher
+        self.inbox: deque[Entry] = deque()
+        self.arrived = asyncio.Event()
+        self.read: asyncio.Queue[list[Entry]] = asyncio.Queue(READ_AHEAD)
+        self.in_lane: Counter[str] = Counter()  # messages per key in the lane and not yet passed on or done
+        self.bursts = 0
+        self._taken = 0  # chunks taken from the inbox, and handed on to the commit: chunks go on in order
+        self._handed = 0
+        self._turn = asyncio.Condition()
+
+    def offer(self, pairs: list[tuple[InboundMessage, int]], pass_on: PassOn,
+              handled: Handled) -> list[tuple[InboundMessage, int]]:
+        """Queue what the lane may take, and what follows it from the same sender in the same chat; the rest
+        is returned for the normal chain, in order."""
+        bot = self.app.cfg.bot.name
+        rest = []
+        for event, raw_id in pairs:
+            key = f"{event.transport}:{event.chat_id}:{event.sender_id}"
+            states = may_take(event, bot)
+            mine = states != NOT_MINE
+            if not mine and not self.in_lane[key]:
+                rest.append((event, raw_id))
+                continue
+            self.in_lane[key] += 1
+            self.inbox.append(Entry(event, raw_id, key, pass_on, handled, mine, states or ()))
+        if self.inbox:
+            self.arrived.set()
+        return rest
+
+    def tasks(self) -> list[tuple[Any, str]]:
+        return [*((self._reading(), f"burst:read:{i}") for i in range(READERS)), (self._committing(), "burst:commit")]
+
+    async def _reading(self) -> None:
+        while True:
+            await self.arrived.wait()
+            if not self.inbox:  # the other reader took it
+                self.arrived.clear()
+                continue
+            chunk = [self.inbox.popleft() for _ in range(min(CHUNK, len(self.inbox)))]
+            turn, self._taken = self._taken, self._taken + 1
+            if not self.inbox:
+                self.arrived.clear()
+            try:
+                await self._read(chunk)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # nothing of it is taken: the normal chain has each message
+                self.app.log.exception("burst_read_failed", messages=len(chunk))
+                for e in chunk:
+                    e.item = None
+            async with self._turn:
+                await self._turn.wait_for(lambda turn=turn: self._handed == turn)  # type: ignore[misc]
+                await self.read.put(chunk)
+                self._handed += 1
+                self._turn.notify_all()
+
+    async def _read(self, chunk: list[Entry]) -> None:
+        app = self.app
+        data, directory = app.data, app.directory
+        acks, limits = data.get("ack_batcher"), data["report_limits"]
+        texts: list[Entry] = []
+        for e in chunk:
+            if not e.mine:
+                continue
+            e.person = person = directory.person(e.event.transport, e.event.sender_id)
+            if e.states and person is not None and acks is not None and acks.index.has_open(person.id):
+                e.mine = False  # an answer to a warning: the ack lane's, or the normal chain's
+                continue
+            e.data = {"directory": directory, "report_limits": limits, "cfg": app.cfg, "raw_id": e.raw_id,
+                      "person": person}
+            e.todo = text_to_read(e.event, e.data)
+            if isinstance(e.todo, str):
+                texts.append(e)
+        results = await self.batcher.reader.parse_many([(e.todo, e.event.received_at) for e in texts])
+        for e, result in zip(texts, results, strict=True):
+            # over the budget, or broken: the normal chain reads it alone, within its own budget
+            e.todo = read_result(result, e.person is not None, limits) if result is not None else _LEFT
+        left: set[str] = set()  # a sender whose message is left: what follows it in the chat is left too
+        for e in chunk:
+            if e.key not in left and e.mine and e.todo is not _LEFT:
+                assert e.data is not None
+                e.item = item_of(e.event, e.data, e.person, e.states, e.todo)
+            if e.item is None:
+                left.add(e.key)
+
+    async def _committing(self) -> None:
+        while True:
+            chunk = await self.read.get()
+            while not self.read.empty():  # the database was the slower: one commit for all that waits
+                chunk += self.read.get_nowait()
+            items = [e.item for e in chunk if e.item is not None]
+            if items:
+                await self.batcher.commit_now(items)
+            self.bursts += 1
+            log = self.app.log.bind()  # bound once: the app's logger is a proxy that binds on every call
+            for e in chunk:
+                outcome = e.item.done.result() if e.item is not None and e.item.done.done() else None
+                self.in_lane[e.key] -= 1
+                if not self.in_lane[e.key]:
+                    del self.in_lane[e.key]
+                if outcome is None:
+                    e.pass_on(e.event, e.raw_id)
+                    continue
+                log.info("message", chat=e.event.chat_id, sender=e.event.sender_id, msg=e.event.message_id,
+                         outcome=outcome, handler=HANDLER if e.item and e.item.parsed else None)
+                e.handled(e.raw_id, outcome)
