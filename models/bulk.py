@@ -34,6 +34,9 @@ class Raw:
     positional parameter order and processors."""
 
     stmt: ClauseElement
+    # PostgreSQL: the whole of an executemany as one set-based statement (a row at a time, the server parses,
+    # plans and runs each): its SQL, taking one array per named parameter, $1 the first name's values
+    pg_many: tuple[str, tuple[str, ...]] | None = None
     _compiled: dict[str, tuple[str, list[str], list[Callable[[Any], Any] | None]]] = field(default_factory=dict)
     _fixed: dict[str, Any] = field(default_factory=dict)  # values the statement carries (`.values(active=False)`)
     _binds: dict[str, Any] = field(default_factory=dict)
@@ -54,7 +57,9 @@ class Raw:
 
     def args(self, dialect: Any, params: dict[str, Any]) -> tuple[Any, ...]:
         _, names, procs = self.compiled(dialect)
-        return tuple(p(v) if p else v for v, p in zip((self._value(n, params) for n in names), procs, strict=True))
+        fixed = self._fixed
+        return tuple([(p(v) if p else v) for v, p in zip(
+            [params[n] if n in params or n not in fixed else fixed[n] for n in names], procs, strict=True)])
 
     def sqlite_query(self, dialect: Any, params: dict[str, Any]) -> tuple[str, list[Any]]:
         """The SQL and arguments of one run on SQLite, an expanding `IN` list spelled out (`?, ?, ?`)."""
@@ -154,7 +159,8 @@ class Writes:
         """Any statement with named bind parameters, once per dict (an executemany)."""
         if not params:
             return
-        self._steps.append(("run", stmt, [], [stmt.args(self.dialect, d) for d in params]))
+        kind = "many" if stmt.pg_many is not None and self.dialect.name != "sqlite" else "run"
+        self._steps.append((kind, stmt, [], [stmt.args(self.dialect, d) for d in params]))
 
     async def flush(self) -> None:
         steps, self._steps = self._steps, []
@@ -184,6 +190,10 @@ class Writes:
         for kind, what, cols, rows in steps:
             if kind == "insert":
                 await driver.copy_records_to_table(what.table.name, records=rows, columns=cols)  # in the transaction
+            elif kind == "many":
+                sql, names = what.pg_many
+                order = what.compiled(self.dialect)[1]
+                await driver.execute(sql, *([row[order.index(n)] for row in rows] for n in names))
             else:
                 await driver.executemany(what.compiled(self.dialect)[0], rows)
 

@@ -201,14 +201,21 @@ _R, _H, _E = InspectionReport.__table__, Hazard.__table__, HazardEvent.__table__
 ACTIVE_REPORTS = Raw(select(_R.c.id, _R.c.unit_id, _R.c.region, _R.c.report_date, _R.c.round)
                      .where(_R.c.active, _R.c.report_date.in_(bindparam("days", expanding=True))))
 _SUPERSEDE_REPORT = Raw(update(_R).where(_R.c.id == bindparam("old"))
-                        .values(active=False, superseded_by=bindparam("new")))
+                        .values(active=False, superseded_by=bindparam("new")),
+                        pg_many=("UPDATE inspection_reports AS r SET active = false, superseded_by = v.new "
+                                 "FROM unnest($1::int[], $2::int[]) AS v(old, new) WHERE r.id = v.old", ("old", "new")))
 # the events first, while the hazards still belong to the replaced report, in hazard order
 _SUPERSEDED_EVENTS = Raw(insert(_E).from_select(
     ["hazard_id", "at", "actor", "action", "note"],
     select(_H.c.id, bindparam("at", type_=_E.c.at.type), bindparam("actor", type_=_E.c.actor.type),
            literal("superseded", type_=_E.c.action.type), bindparam("note", type_=_E.c.note.type))
-    .where(_H.c.report_id == bindparam("old")).order_by(_H.c.id)))
-_SUPERSEDE_HAZARDS = Raw(update(_H).where(_H.c.report_id == bindparam("old")).values(status="superseded"))
+    .where(_H.c.report_id == bindparam("old")).order_by(_H.c.id)),
+    pg_many=("INSERT INTO hazard_events (hazard_id, at, actor, action, note) "
+             "SELECT h.id, v.at, v.actor, 'superseded', v.note "
+             "FROM unnest($1::int[], $2::timestamp[], $3::text[], $4::text[]) WITH ORDINALITY AS v(old, at, actor, note, n) "
+             "JOIN hazards AS h ON h.report_id = v.old ORDER BY v.n, h.id", ("old", "at", "actor", "note")))
+_SUPERSEDE_HAZARDS = Raw(update(_H).where(_H.c.report_id == bindparam("old")).values(status="superseded"),
+                         pg_many=("UPDATE hazards SET status = 'superseded' WHERE report_id = ANY($1::int[])", ("old",)))
 
 
 async def reports_to_review(session: AsyncSession, since: date | None = None) -> list[InspectionReport]:
