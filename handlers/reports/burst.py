@@ -62,17 +62,20 @@ class ReportBurst:
               handled: Handled) -> list[tuple[InboundMessage, int]]:
         """Queue what the lane may take, and what follows it from the same sender in the same chat; the rest
         is returned for the normal chain, in order."""
-        bot = self.app.cfg.bot.name
+        bot, directory, acks = self.app.cfg.bot.name, self.app.directory, self.app.data.get("ack_batcher")
         rest = []
         for event, raw_id in pairs:
             key = f"{event.transport}:{event.chat_id}:{event.sender_id}"
             states = may_take(event, bot)
+            person = directory.person(event.transport, event.sender_id)
+            if states and person is not None and acks is not None and acks.index.has_open(person.id):
+                states = NOT_MINE  # an answer to a warning (a burst of 收到): the ack lane's, without waiting here
             mine = states != NOT_MINE
             if not mine and not self.in_lane[key]:
                 rest.append((event, raw_id))
                 continue
             self.in_lane[key] += 1
-            self.inbox.append(Entry(event, raw_id, key, pass_on, handled, mine, states or ()))
+            self.inbox.append(Entry(event, raw_id, key, pass_on, handled, mine, states or (), person))
         if self.inbox:
             self.arrived.set()
         return rest
@@ -107,15 +110,12 @@ class ReportBurst:
     async def _read(self, chunk: list[Entry]) -> None:
         app = self.app
         data, directory = app.data, app.directory
-        acks, limits = data.get("ack_batcher"), data["report_limits"]
+        limits = data["report_limits"]
         texts: list[Entry] = []
         for e in chunk:
             if not e.mine:
                 continue
-            e.person = person = directory.person(e.event.transport, e.event.sender_id)
-            if e.states and person is not None and acks is not None and acks.index.has_open(person.id):
-                e.mine = False  # an answer to a warning: the ack lane's, or the normal chain's
-                continue
+            person = e.person
             e.data = {"directory": directory, "report_limits": limits, "cfg": app.cfg, "raw_id": e.raw_id,
                       "person": person}
             e.todo = text_to_read(e.event, e.data)
