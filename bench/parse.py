@@ -3,9 +3,10 @@
 (`--db sqlite|postgres` for one).
 
 Ingest goes the way messages arrive in production: the whole stream reaches the chat transport at once,
-its intake stores and acknowledges the raw rows, and the workers handle them side by side. The clock
-stops when every message is fully handled (the dispatcher returns a message's outcome only once it is
-committed with the report, records, hazards and the queued reply), not when it was merely accepted; then
+its intake stores and acknowledges the raw rows, and hands each burst to the dispatcher (the report lane
+takes reports and chatter a chunk at a time; the workers take the rest). The clock stops when every message
+is fully handled (`App.on_handled` hears a message's outcome only once it is committed with the report,
+records, hazards and the queued reply), not when it was merely accepted; then
 the database must hold every message and none still `pending`. Each report is posted by a reporter who
 may report for its region (in the 吉林市 group), as it would be; the rest by the reporters in turn.
 
