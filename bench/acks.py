@@ -2,11 +2,13 @@
 against bare inserts of the same raw rows in the same run; on SQLite and then on PostgreSQL
 (`--db sqlite|postgres` for one).
 
-Limits named: p99_ms <= 500 and ratio >= 0.1. Latency is time in the pipeline, including waiting for
-the single SQLite writer behind the other acks in flight."""
+Goals (issue 13): per_s >= 2,000, p99_ms <= 250, ratio >= 0.5. Latency is time in the pipeline, including
+waiting for the single SQLite writer behind the other acks in flight. As many acks are in flight as a running
+bot handles side by side (`bot.app.WORKERS`)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import statistics
 import time
@@ -24,10 +26,10 @@ from _common import (
 )
 from fanout import world
 
-from bot.app import create_app
+from bot.app import CHECKPOINT_EVERY_S, WORKERS, create_app
 
 N = int(os.environ.get("BENCH_PEOPLE", "20000"))
-CONCURRENCY = 16  # acks handled side by side, as the transport consumer does; SQLite has one writer
+CONCURRENCY = WORKERS  # acks handled side by side, as the running bot's workers take them from its intake
 
 
 async def measure(db_url: str | None) -> dict[str, float]:
@@ -51,8 +53,14 @@ async def measure(db_url: str | None) -> dict[str, float]:
                 assert outcome == "ack", outcome
 
         t0 = time.perf_counter()
+        # as in a running bot, the write-ahead log is copied into the database from a connection of its own
+        # (`App._checkpoint_every`), not by a commit that crosses SQLite's backstop threshold
+        keeper = asyncio.create_task(app._checkpoint_every(CHECKPOINT_EVERY_S))
         await asyncio.gather(*(one(e) for e in events))
         total_s = time.perf_counter() - t0
+        keeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await keeper
         bare_s = await bare_inserts(app, events)
         await app.stop()
     per_s = len(events) / total_s
@@ -62,8 +70,9 @@ async def measure(db_url: str | None) -> dict[str, float]:
     p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000
     ratio = per_s / bare_per_s
     print(f"{len(events)} acknowledgements in {total_s:.1f}s = {per_s:.0f}/s ({CONCURRENCY} in flight)")
-    print(f"latency p50 {p50:.1f} ms, p99 {p99:.1f} ms (limit p99 <= 500 ms: {p99 / 500:.2f} of it)")
-    print(f"bare inserts {bare_per_s:.0f}/s; ratio {ratio:.2f} (limit >= 0.1)", flush=True)
+    print(f"goal >= 2,000/s: {per_s / 2000:.2f} of it")
+    print(f"latency p50 {p50:.1f} ms, p99 {p99:.1f} ms (goal p99 <= 250 ms: {p99 / 250:.2f} of it)")
+    print(f"bare inserts {bare_per_s:.0f}/s; ratio {ratio:.2f} (goal >= 0.5)", flush=True)
     return {"per_s": round(per_s), "p50_ms": round(p50, 1), "p99_ms": round(p99, 1), "ratio": round(ratio, 3)}
 
 
