@@ -104,11 +104,11 @@ class App:
             await self.parse_workers.start()  # ready before the first burst
         for t in self.transports.values():
             await t.start()
+        if self.settings.tune_gc:
+            tune_gc()
         if not background:
             await self.recover()
             return
-        if self.settings.tune_gc:
-            tune_gc()
         self._work, self._heavy = asyncio.Queue(), asyncio.Queue()
         for i in range(WORKERS):
             self.spawn(self._worker(self._work), f"worker:{i}")
