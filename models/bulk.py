@@ -187,6 +187,8 @@ class Writes:
 
             await driver._execute(run_all)
             return
+        if not driver.is_in_transaction():  # COPY outside the caller's transaction would commit on its own
+            await self.conn.exec_driver_sql("SELECT 1")  # SQLAlchemy begins it with its first statement
         for kind, what, cols, rows in steps:
             if kind == "insert":
                 await driver.copy_records_to_table(what.table.name, records=rows, columns=cols)  # in the transaction

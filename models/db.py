@@ -18,6 +18,8 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models.bulk import Writes
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
@@ -190,28 +192,18 @@ async def committing(factory: async_sessionmaker[AsyncSession], conn: AsyncConne
 
 
 async def bulk_insert(conn: AsyncConnection, table: Any, rows: list[dict[str, Any]]) -> None:
-    """Many plain rows in the caller's transaction: executemany on SQLite, COPY on PostgreSQL (several
-    times faster for a province's fan-out). COPY applies no Python-side defaults, so rows that leave a
-    column out, or differ in their keys, take the INSERT path."""
+    """Many plain rows in the caller's transaction, planned and sent by `models.bulk.Writes` (one hop with
+    executemany on SQLite, COPY on PostgreSQL, Python-side defaults applied); rows whose keys differ take
+    a plain INSERT."""
     if not rows:
         return
-    table = getattr(table, "__table__", table)
-    cols = list(rows[0])
-    if conn.dialect.name == "postgresql" and _copyable(table, cols, rows):
-        raw = await conn.get_raw_connection()
-        driver = raw.driver_connection
-        if driver.is_in_transaction():  # never COPY outside the caller's transaction (it would commit on its own)
-            procs = [table.c[k].type.bind_processor(conn.dialect) for k in cols]
-            records = [tuple(p(r[k]) if p else r[k] for k, p in zip(cols, procs, strict=True)) for r in rows]
-            await driver.copy_records_to_table(table.name, records=records, columns=cols)
-            return
-    await conn.execute(table.insert(), rows)
-
-
-def _copyable(table: Any, cols: list[str], rows: list[dict[str, Any]]) -> bool:
-    keys = set(cols)
-    missing = [c for c in table.c if c.name not in keys and not (c.primary_key and c.autoincrement)]
-    return not any(c.default is not None or not c.nullable for c in missing) and all(r.keys() == keys for r in rows)
+    keys = rows[0].keys()
+    if all(r.keys() == keys for r in rows):
+        writes = Writes(conn)
+        writes.insert(table, rows)
+        await writes.flush()
+        return
+    await conn.execute(getattr(table, "__table__", table).insert(), rows)
 
 
 def alembic_config() -> AlembicConfig:
