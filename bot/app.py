@@ -36,6 +36,7 @@ WORKERS = 128  # messages handled side by side; each chat still goes in order (c
 # group commit (reports, acks) costs a worker only a coroutine, and the batches grow with the workers
 HEAVY_WORKERS = 4  # attachments and long texts: their own lane, so a burst of 收到 never waits behind them
 HEAVY_CHARS = 2_000
+FIRST_BATCH = 128  # messages a burst's first intake commit stores at most (then up to 500 at a time)
 RECOVER_EVERY_S = 60.0
 CHECKPOINT_EVERY_S = 0.5
 RECOVER_BATCH = 5000
@@ -145,10 +146,13 @@ class App:
 
     async def _intake(self, transport: Any, inbox: asyncio.Queue[InboundMessage], most: int = 500) -> None:
         acked = getattr(transport, "accepted", None)
+        starting = True  # a burst's first batch is small: handling starts while the rest is being stored
         while True:
             batch = [await inbox.get()]
-            while not inbox.empty() and len(batch) < most:
+            limit = min(most, FIRST_BATCH) if starting else most
+            while not inbox.empty() and len(batch) < limit:
                 batch.append(inbox.get_nowait())
+            starting = inbox.empty()
             try:
                 stored = await store_many(self.data, batch)
             except asyncio.CancelledError:
