@@ -57,9 +57,7 @@ class Raw:
 
     def args(self, dialect: Any, params: dict[str, Any]) -> tuple[Any, ...]:
         _, names, procs = self.compiled(dialect)
-        fixed = self._fixed
-        return tuple([(p(v) if p else v) for v, p in zip(
-            [params[n] if n in params or n not in fixed else fixed[n] for n in names], procs, strict=True)])
+        return tuple([(p(v) if p else v) for v, p in zip([self._value(n, params) for n in names], procs, strict=True)])
 
     def sqlite_query(self, dialect: Any, params: dict[str, Any]) -> tuple[str, list[Any]]:
         """The SQL and arguments of one run on SQLite, an expanding `IN` list spelled out (`?, ?, ?`)."""
@@ -195,7 +193,7 @@ class Writes:
             elif kind == "many":
                 sql, names = what.pg_many
                 order = what.compiled(self.dialect)[1]
-                await driver.execute(sql, *([row[order.index(n)] for row in rows] for n in names))
+                await driver.execute(sql, *([row[i] for row in rows] for i in [order.index(n) for n in names]))
             else:
                 await driver.executemany(what.compiled(self.dialect)[0], rows)
 

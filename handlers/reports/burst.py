@@ -19,7 +19,7 @@ from typing import Any
 from bot.config import Person
 from bot.events import InboundMessage
 from handlers.reports.bounded import read_result, text_to_read
-from handlers.reports.lane import HANDLER, NOT_MINE, Item, ReportBatcher, item_of, may_take
+from handlers.reports.lane import HANDLER, NOT_MINE, Item, ReportBatcher, item_of, takeable
 
 CHUNK = 128  # messages read, then committed, together at most (small: the first commit comes soon)
 READERS = 2  # chunks read side by side: the parse worker gets the next job while a chunk is being decided
@@ -51,25 +51,22 @@ class ReportBurst:
         self.batcher = batcher
         self.inbox: deque[Entry] = deque()
         self.arrived = asyncio.Event()
-        self.read: asyncio.Queue[list[Entry]] = asyncio.Queue(READ_AHEAD)
+        # each chunk's place, taken in arrival order when a reader takes it, done once it is read: the commit
+        # goes through them in that order, whichever reader finishes first
+        # (one place fewer than readers and read chunks: the commit may hold one place it has looked at)
+        self.read: asyncio.Queue[asyncio.Future[list[Entry]]] = asyncio.Queue(READ_AHEAD + READERS - 1)
         self.in_lane: Counter[str] = Counter()  # messages per key in the lane and not yet passed on or done
-        self.bursts = 0
-        self._taken = 0  # chunks taken from the inbox, and handed on to the commit: chunks go on in order
-        self._handed = 0
-        self._turn = asyncio.Condition()
 
     def offer(self, pairs: list[tuple[InboundMessage, int]], pass_on: PassOn,
               handled: Handled) -> list[tuple[InboundMessage, int]]:
         """Queue what the lane may take, and what follows it from the same sender in the same chat; the rest
         is returned for the normal chain, in order."""
-        bot, directory, acks = self.app.cfg.bot.name, self.app.directory, self.app.data.get("ack_batcher")
+        data, directory = self.app.data, self.app.directory
         rest = []
         for event, raw_id in pairs:
             key = f"{event.transport}:{event.chat_id}:{event.sender_id}"
-            states = may_take(event, bot)
             person = directory.person(event.transport, event.sender_id)
-            if states and person is not None and acks is not None and acks.index.has_open(person.id):
-                states = NOT_MINE  # an answer to a warning (a burst of 收到): the ack lane's, without waiting here
+            states = takeable(event, person, data)  # a burst of 收到 to an open warning goes on at once
             mine = states != NOT_MINE
             if not mine and not self.in_lane[key]:
                 rest.append((event, raw_id))
@@ -89,8 +86,12 @@ class ReportBurst:
             if not self.inbox:  # the other reader took it
                 self.arrived.clear()
                 continue
+            place: asyncio.Future[list[Entry]] = asyncio.get_running_loop().create_future()
+            await self.read.put(place)  # a slow database holds the reading back here
+            if not self.inbox:  # taken meanwhile: the place is given back empty
+                place.set_result([])
+                continue
             chunk = [self.inbox.popleft() for _ in range(min(CHUNK, len(self.inbox)))]
-            turn, self._taken = self._taken, self._taken + 1
             if not self.inbox:
                 self.arrived.clear()
             try:
@@ -101,11 +102,7 @@ class ReportBurst:
                 self.app.log.exception("burst_read_failed", messages=len(chunk))
                 for e in chunk:
                     e.item = None
-            async with self._turn:
-                await self._turn.wait_for(lambda turn=turn: self._handed == turn)  # type: ignore[misc]
-                await self.read.put(chunk)
-                self._handed += 1
-                self._turn.notify_all()
+            place.set_result(chunk)
 
     async def _read(self, chunk: list[Entry]) -> None:
         app = self.app
@@ -134,14 +131,22 @@ class ReportBurst:
                 left.add(e.key)
 
     async def _committing(self) -> None:
+        ahead: asyncio.Future[list[Entry]] | None = None  # the next place, looked at but not read yet
         while True:
-            chunk = await self.read.get()
-            while not self.read.empty():  # the database was the slower: one commit for all that waits
-                chunk += self.read.get_nowait()
+            chunk = list(await (ahead or await self.read.get()))
+            ahead = None
+            # the database was the slower: one commit for the chunks read meanwhile, next in order
+            while not self.read.empty():
+                ahead = self.read.get_nowait()
+                if not ahead.done():
+                    break
+                chunk += ahead.result()
+                ahead = None
+            if not chunk:
+                continue
             items = [e.item for e in chunk if e.item is not None]
             if items:
                 await self.batcher.commit_now(items)
-            self.bursts += 1
             log = self.app.log.bind()  # bound once: the app's logger is a proxy that binds on every call
             for e in chunk:
                 outcome = e.item.done.result() if e.item is not None and e.item.done.done() else None

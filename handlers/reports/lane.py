@@ -85,6 +85,17 @@ def may_take(event: InboundMessage, bot_name: str) -> tuple[str, ...] | None:
     return (*OPEN, "acked", "responded") if MEASURES.search(text) else None
 
 
+def takeable(event: InboundMessage, person: Person | None, data: dict[str, Any]) -> tuple[str, ...] | None:
+    """`may_take`'s answer, and NOT_MINE for an answer from someone with a warning open (the ack lane's, or
+    the normal chain's)."""
+    states = may_take(event, data["cfg"].bot.name)
+    if states and person is not None:
+        acks = data.get("ack_batcher")
+        if acks is not None and acks.index.has_open(person.id):
+            return NOT_MINE
+    return states
+
+
 class Reader:
     """Texts parsed several at a time: one job (one hop to a parse worker process, or to the parse threads)
     for whatever is waiting, within the time budget. Over it, or when a text breaks the parser, those
@@ -263,13 +274,9 @@ async def report_lane(event: InboundMessage, data: dict[str, Any]) -> str | None
     """The fast lane's entry (see `bot.dispatch.middleware.fast_lanes`): the outcome when it took the
     message, None to pass it on (with the report read already, so the normal chain does not read it again)."""
     person = data["directory"].person(event.transport, event.sender_id)
-    answer_states = may_take(event, data["cfg"].bot.name)
+    answer_states = takeable(event, person, data)
     if answer_states == NOT_MINE:
         return None
-    if answer_states and person is not None:
-        acks = data.get("ack_batcher")
-        if acks is not None and acks.index.has_open(person.id):
-            return None  # an answer to a warning: the ack lane's, or the normal chain's
     if data.get("raw_id") is None and (len(event.text) > LONG_TEXT or storable(event.text)[1]):
         return None  # stored by the normal chain: a long text in parts, an escaped one with what changed
     batcher: ReportBatcher = data["report_batcher"]
