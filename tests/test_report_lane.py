@@ -12,7 +12,7 @@ from bot.app import App
 from bot.events import InboundMessage
 from models.core import OutboxEntry, RawMessage
 from models.db import transaction
-from models.reports import Hazard, InspectionRecord, InspectionReport
+from models.reports import Hazard, HazardEvent, InspectionRecord, InspectionReport
 from tests.conftest import both_backends
 from tests.harness import Harness
 from tests.test_reports import LONGTAN
@@ -61,6 +61,13 @@ async def test_a_burst_of_reports_is_one_commit_in_order(h: Harness) -> None:
     assert [hz.status for hz in hazards] == ["superseded"] * 3 + ["open", "open", "rectified"] + ["rectified"] * 3
     assert [hz.report_id for hz in hazards] == [first.id] * 3 + [second.id] * 3 + [third.id] * 3
     assert len(await rows(h.app, InspectionRecord)) == 3
+    history = [(e.hazard_id, e.action, e.note if e.action == "superseded" else "") for e in
+               sorted(await rows(h.app, HazardEvent), key=lambda e: (e.hazard_id, e.id))]
+    gone = f"被第{third.id}号报告更正"  # the first report's hazards: found, then superseded by the third
+    a, b, c = (hz.id for hz in hazards[:3])
+    assert [x for x in history if x[0] in {a, b, c}] == [
+        (a, "found", ""), (a, "superseded", gone), (b, "found", ""), (b, "superseded", gone),
+        (c, "rectified", ""), (c, "superseded", gone)]
     replies = [o.text for o in await rows(h.app, OutboxEntry)]
     assert len(replies) == 3 and "已登记 吉林市龙潭区 3月10日" in replies[0] and "已更正 吉林市龙潭区 3月10日" in replies[2]
     await h.drain()

@@ -129,16 +129,28 @@ async def store_reports(conn: Any, drafts: list[Draft], writes: Writes | None = 
     report_ids = ids[R.name]
     record_ids = iter(ids.get(InspectionRecord.__tablename__, ()))
     hazard_ids = iter(ids.get(Hazard.__tablename__, ()))
-    reports, records, hazards, events = [], [], [], []
+    replaced: dict[int, int] = {}  # old id → the report replacing it (once, should two keys find it)
+    last: dict[Any, int] = {}
+    for d, rid in zip(drafts, report_ids, strict=True):
+        if d.key in last:
+            replaced[last[d.key]] = rid
+        else:
+            for old in previous.get(d.key, ()):
+                replaced.setdefault(old, rid)
+        last[d.key] = rid
+    who = {rid: d for d, rid in zip(drafts, report_ids, strict=True)}
+    reports, records, hazards, events, gone_events = [], [], [], [], []
     out = []
     for d, fixed, rid in zip(drafts, corrected, report_ids, strict=True):
         p, unit = d.parsed, d.unit
         unit_id = unit.id if unit else None
+        # replaced within this batch: written as it ends up, not written and then updated
+        by = replaced.get(rid)
         report = {
             "id": rid, "unit_id": unit_id, "unit_name": p.unit or (unit.name if unit else None),
             "region": d.region, "report_date": p.date, "round": d.round_no, "posted_by": d.posted_by,
             "posted_at": d.posted_at, "raw_message_id": d.raw_id, "source": d.source, "late": d.late,
-            "corrected": fixed, "active": True, "superseded_by": None,
+            "corrected": fixed, "active": by is None, "superseded_by": by,
             "problems": d.problems, "status": NEEDS_REVIEW if d.review else "registered",
             "review_reason": d.review[:200] if d.review else None,
             **{k: p.totals.get(k) for k in ("teams", "inspectors", "enterprises", "hazards", "rectified")}}
@@ -162,39 +174,40 @@ async def store_reports(conn: Any, drafts: list[Draft], writes: Writes | None = 
                 note = own_note or rec.rectification
                 hazards.append({"id": hid, "report_id": rid, "record_id": record_id, "unit_id": unit_id,
                                 "region": report["region"], "enterprise": enterprise, "domain": rec.domain,
-                                "text": text, "found_on": p.date, "status": "rectified" if done[i] else "open",
+                                "text": text, "found_on": p.date,
+                                "status": "superseded" if by else "rectified" if done[i] else "open",
                                 "deadline": None if done[i] else due[i], "rectification": note,
                                 "created_at": d.posted_at})
                 events.append({"hazard_id": hid, "at": d.posted_at, "actor": d.posted_by, "note": note,
                                "action": "rectified" if done[i] else "found"})
+                if by:
+                    gone_events.append(_gone(hid, who[by], by))
                 done_report.hazards += 1
                 if done[i]:
                     done_report.rectified += 1
                 else:
                     done_report.open_ids.append(hid)
-    replaced: dict[int, int] = {}  # old id → the report replacing it (once, should two keys find it)
-    last: dict[Any, int] = {}
-    for d, rid in zip(drafts, report_ids, strict=True):
-        if d.key in last:
-            replaced[last[d.key]] = rid
-        else:
-            for old in previous.get(d.key, ()):
-                replaced.setdefault(old, rid)
-        last[d.key] = rid
     writes.insert(R, reports)
     writes.insert(InspectionRecord, records)
     writes.insert(Hazard, hazards)
-    writes.insert(HazardEvent, events)
-    if replaced:  # after the new hazards: a report replaced in this same batch has its hazards superseded too
-        who = {rid: d for d, rid in zip(drafts, report_ids, strict=True)}
-        olds = [{"old": old, "new": new, "at": who[new].posted_at, "actor": who[new].posted_by,
-                 "note": f"被第{new}号报告更正"} for old, new in sorted(replaced.items())]
+    writes.insert(HazardEvent, events + gone_events)  # each hazard's 'found' before its 'superseded'
+    if olds := [{"old": old, "new": new, "at": who[new].posted_at, "actor": who[new].posted_by,
+                 "note": _note(new)} for old, new in sorted(replaced.items()) if old not in who]:
+        # reports of earlier batches, already stored
         writes.run(_SUPERSEDE_REPORT, olds)
         writes.run(_SUPERSEDED_EVENTS, olds)
         writes.run(_SUPERSEDE_HAZARDS, olds)
     if own:
         await writes.flush()
     return out
+
+
+def _note(new: int) -> str:
+    return f"被第{new}号报告更正"
+
+
+def _gone(hazard_id: int, d: Draft, new: int) -> dict[str, Any]:
+    return {"hazard_id": hazard_id, "at": d.posted_at, "actor": d.posted_by, "note": _note(new), "action": "superseded"}
 
 
 _R, _H, _E = InspectionReport.__table__, Hazard.__table__, HazardEvent.__table__
