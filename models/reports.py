@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
 from models.types import json_list, when
@@ -56,18 +57,19 @@ class InspectionRecord(SQLModel, table=True):
 
 class Hazard(SQLModel, table=True):
     __tablename__ = "hazards"
+    __table_args__ = (Index("ix_hazards_status_domain_deadline", "status", "domain", "deadline"),)
 
     id: int | None = Field(default=None, primary_key=True)
     report_id: int = Field(foreign_key="inspection_reports.id", index=True)
-    record_id: int = Field(foreign_key="inspection_records.id", index=True)
-    unit_id: str | None = Field(default=None, max_length=64, index=True)
+    record_id: int = Field(foreign_key="inspection_records.id")
+    unit_id: str | None = Field(default=None, max_length=64)
     region: str | None = Field(default=None, max_length=64, index=True)
     enterprise: str = Field(max_length=200)
-    domain: str = Field(max_length=16, index=True)
+    domain: str = Field(max_length=16)
     text: str
     found_on: date = Field(index=True)
-    status: str = Field(default="open", max_length=16, index=True)  # open | rectified | closed | superseded
-    deadline: date | None = Field(default=None, index=True)
+    status: str = Field(default="open", max_length=16)  # open | rectified | closed | superseded
+    deadline: date | None = Field(default=None)
     rectification: str | None = None
     closed_at: datetime | None = when(nullable=True, default=None)
     closed_by: str | None = Field(default=None, max_length=128)
