@@ -19,7 +19,7 @@ from datetime import datetime
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Date, DateTime, Table, func, literal, select, union_all
+from sqlalchemy import Date, DateTime, Table, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import ClauseElement
@@ -207,12 +207,15 @@ async def reserve_ids(conn: AsyncConnection, wanted: dict[Any, int]) -> dict[str
     if conn.dialect.name == "sqlite":
         tables = list(wanted)
         return reserved(tables, (await conn.execute(max_ids(tables).stmt)).one(), list(wanted.values()))
-    parts = [select(literal(t.name).label("t"), func.nextval(func.pg_get_serial_sequence(t.name, "id")).label("id"))
-             .select_from(func.generate_series(1, n)) for t, n in wanted.items()]
-    out: dict[str, list[int]] = {t.name: [] for t in wanted}
-    for name, new_id in (await conn.execute(union_all(*parts))).all():
-        out[name].append(new_id)
-    return out
+    driver = (await conn.get_raw_connection()).driver_connection  # sequences stand outside any transaction
+    rows = await driver.fetch(_RESERVE, [t.name for t in wanted], list(wanted.values()))
+    return {name: ids for name, ids in rows}
+
+
+# each table's ids as one array (a row per id cost more to receive than to draw)
+_RESERVE = ("SELECT v.t, array(SELECT nextval(s.seq) FROM generate_series(1, v.n)) "
+            "FROM unnest($1::text[], $2::int[]) AS v(t, n), "
+            "LATERAL (SELECT pg_get_serial_sequence(v.t, 'id')::regclass AS seq) AS s")
 
 
 async def read_all(conn: AsyncConnection, reads: Sequence[tuple[Raw, dict[str, Any]]]) -> list[list[tuple[Any, ...]]]:
