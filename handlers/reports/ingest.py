@@ -217,6 +217,10 @@ _SUPERSEDE_REPORT = Raw(update(_R).where(_R.c.id == bindparam("old"))
                         .values(active=False, superseded_by=bindparam("new")),
                         pg_many=("UPDATE inspection_reports AS r SET active = false, superseded_by = v.new "
                                  "FROM unnest($1::int[], $2::int[]) AS v(old, new) WHERE r.id = v.old", ("old", "new")))
+# a replaced report's hazards, one index lookup per report whatever the statistics say: right after a burst
+# (never analysed) the planner read the whole table for `report_id = ANY(...)` or a join (OFFSET 0: not
+# flattened into one)
+_OF_REPORT = "SELECT id FROM hazards WHERE report_id = v.old OFFSET 0"
 # the events first, while the hazards still belong to the replaced report, in hazard order
 _SUPERSEDED_EVENTS = Raw(insert(_E).from_select(
     ["hazard_id", "at", "actor", "action", "note"],
@@ -226,9 +230,11 @@ _SUPERSEDED_EVENTS = Raw(insert(_E).from_select(
     pg_many=("INSERT INTO hazard_events (hazard_id, at, actor, action, note) "
              "SELECT h.id, v.at, v.actor, 'superseded', v.note "
              "FROM unnest($1::int[], $2::timestamp[], $3::text[], $4::text[]) WITH ORDINALITY AS v(old, at, actor, note, n) "
-             "JOIN hazards AS h ON h.report_id = v.old ORDER BY v.n, h.id", ("old", "at", "actor", "note")))
+             f"CROSS JOIN LATERAL ({_OF_REPORT}) AS h ORDER BY v.n, h.id", ("old", "at", "actor", "note")))
 _SUPERSEDE_HAZARDS = Raw(update(_H).where(_H.c.report_id == bindparam("old")).values(status="superseded"),
-                         pg_many=("UPDATE hazards SET status = 'superseded' WHERE report_id = ANY($1::int[])", ("old",)))
+                         pg_many=("UPDATE hazards SET status = 'superseded' WHERE id IN "
+                                  f"(SELECT h.id FROM unnest($1::int[]) AS v(old) CROSS JOIN LATERAL ({_OF_REPORT}) AS h)",
+                                  ("old",)))
 
 
 async def reports_to_review(session: AsyncSession, since: date | None = None) -> list[InspectionReport]:
