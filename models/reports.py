@@ -44,7 +44,7 @@ class InspectionRecord(SQLModel, table=True):
     __tablename__ = "inspection_records"
 
     id: int | None = Field(default=None, primary_key=True)
-    report_id: int = Field(foreign_key="inspection_reports.id", index=True)
+    report_id: int = Field(index=True)  # no foreign keys here: see migration a7b8c9d0e1f2
     seq: int
     enterprise: str = Field(max_length=200)
     inspecting_unit: str | None = Field(default=None, max_length=200)
@@ -60,8 +60,8 @@ class Hazard(SQLModel, table=True):
     __table_args__ = (Index("ix_hazards_status_domain_deadline", "status", "domain", "deadline"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    report_id: int = Field(foreign_key="inspection_reports.id", index=True)
-    record_id: int = Field(foreign_key="inspection_records.id")
+    report_id: int = Field(index=True)
+    record_id: int
     unit_id: str | None = Field(default=None, max_length=64)
     region: str | None = Field(default=None, max_length=64, index=True)
     enterprise: str = Field(max_length=200)
@@ -83,7 +83,7 @@ class HazardEvent(SQLModel, table=True):
     __tablename__ = "hazard_events"
 
     id: int | None = Field(default=None, primary_key=True)
-    hazard_id: int = Field(foreign_key="hazards.id", index=True)
+    hazard_id: int = Field(index=True)
     at: datetime = when()
     actor: str = Field(max_length=128)
     action: str = Field(max_length=32)

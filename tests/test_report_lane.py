@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 from typing import Any
 
+from sqlalchemy import text
 from sqlmodel import col, select
 
 from bot.app import App
@@ -72,6 +73,20 @@ async def test_a_burst_of_reports_is_one_commit_in_order(h: Harness) -> None:
     assert len(replies) == 3 and "已登记 吉林市龙潭区 3月10日" in replies[0] and "已更正 吉林市龙潭区 3月10日" in replies[2]
     await h.drain()
     h.expect_sent("已登记 吉林市龙潭区 3月11日：检查企业1家，隐患3处（已整改1处）。", chat="g-jl")
+    await no_orphans(h.app)
+
+
+async def no_orphans(app: App) -> None:
+    """Every record, hazard and event names a stored parent: the tables have no foreign keys (migration
+    a7b8c9d0e1f2), the one write path keeps them whole."""
+    async with app.sessions() as s:
+        for child, column, parent in (("inspection_records", "report_id", "inspection_reports"),
+                                      ("hazards", "report_id", "inspection_reports"),
+                                      ("hazards", "record_id", "inspection_records"),
+                                      ("hazard_events", "hazard_id", "hazards")):
+            orphans = (await s.exec(text(f"SELECT count(*) FROM {child} AS c WHERE NOT EXISTS "  # type: ignore[call-overload]
+                                         f"(SELECT 1 FROM {parent} AS p WHERE p.id = c.{column})"))).one()[0]
+            assert orphans == 0, (child, column)
 
 
 @both_backends
@@ -85,6 +100,7 @@ async def test_a_failing_batch_hands_each_message_to_the_normal_chain(h: Harness
     [report] = await rows(h.app, InspectionReport)
     assert report.report_date.day == 10
     assert {r.outcome for r in await rows(h.app, RawMessage)} == {"report", "ignored"}
+    await no_orphans(h.app)
 
 
 @both_backends
