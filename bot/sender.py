@@ -32,7 +32,8 @@ from bot.config import OutboxConfig
 from bot.events import Mention, OutboundMessage
 from bot.outbox import REPLY_LANE, STOPS_AT_CLOSE, T, closed_reason
 from bot.transports.base import Rejected
-from models.db import commit_count, committing
+from models.bulk import Raw
+from models.db import commit_count, committing, write_in_one_hop
 from models.warnings import Warning
 
 LEASE = timedelta(seconds=120)
@@ -69,6 +70,7 @@ _SENT = (update(T).where(T.c.id == bindparam("_id"), T.c.lease == bindparam("_le
                          or_(T.c.status == "pending", T.c.status == "sending"))  # no IN: executemany
          .values(status="sent", sent_at=bindparam("_at"), transport_message_id=bindparam("_mid"), last_error=None,
                  lease_until=None))
+_SENT_RAW = Raw(_SENT)
 _RELEASE = (update(T).where(T.c.id == bindparam("_id"), T.c.lease == bindparam("_lease"), T.c.status == "sending")
             .values(status="pending", lease_until=None))
 
@@ -423,6 +425,15 @@ class OutboxSender:
 
     async def _record(self, sent: list[dict[str, Any]], others: list[tuple[Pick, dict[str, Any], str]]) -> None:
         """A round's outcomes in one transaction; only the lease holder's write lands."""
+        if self._sqlite and sent and not others:  # the usual round: one hop to the database thread
+            before = commit_count(self.sessions)
+            changed = await write_in_one_hop(self.sessions, self._c, _SENT_RAW, sent)
+            after = commit_count(self.sessions)
+            if before == self._seen_gen and after == before + 1:  # our own write is no news to our pages
+                self._seen_gen = after
+            if changed != len(sent):
+                self.log.warning("outbox.lease_lost", rows=len(sent) - changed)
+            return
         async with self._write() as conn:
             if sent:
                 result = await conn.execute(_SENT, sent)
