@@ -33,7 +33,8 @@ from bot.events import Mention, OutboundMessage
 from bot.outbox import REPLY_LANE, STOPS_AT_CLOSE, T, closed_reason
 from bot.transports.base import Rejected
 from models.bulk import Raw
-from models.db import commit_count, committing, write_in_one_hop
+from models.db import commit_count, committing, write_alone, write_in_one_hop
+from models.types import LocalTime
 from models.warnings import Warning
 
 LEASE = timedelta(seconds=120)
@@ -62,15 +63,19 @@ _PENDING = (select(*_COLS).where(T.c.status == "pending", *_MINE, T.c.next_attem
             .order_by(T.c.lane, T.c.next_attempt_at, T.c.id).limit(PAGE))
 _ORPHANED = select(*_COLS).where(T.c.status == "sending", *_MINE, T.c.lease_until < _AT).limit(PAGE)
 _STILL_DUE = select(T.c.id, T.c.lease).where(T.c.id.in_(_IDS), _due(_AT))
-_CLAIM = (update(T).where(T.c.id.in_(select(T.c.id).where(T.c.id.in_(_IDS), _due(_AT)).with_for_update(skip_locked=True)),
-                          _due(_AT))
-          .values(status="sending", lease=T.c.lease + 1, lease_until=bindparam("until", type_=T.c.lease_until.type))
-          .returning(T.c.id, T.c.lease))
 _SENT = (update(T).where(T.c.id == bindparam("_id"), T.c.lease == bindparam("_lease"),
                          or_(T.c.status == "pending", T.c.status == "sending"))  # no IN: executemany
          .values(status="sent", sent_at=bindparam("_at"), transport_message_id=bindparam("_mid"), last_error=None,
                  lease_until=None))
-_SENT_RAW = Raw(_SENT)
+# the same writes as one set-based statement each (PostgreSQL), sent on their own (`models.db.write_alone`)
+_SENT_RAW = Raw(_SENT, pg_many=(
+    "UPDATE outbox AS o SET status = 'sent', sent_at = v.at, transport_message_id = v.mid, last_error = NULL, "
+    "lease_until = NULL FROM unnest($1::int[], $2::int[], $3::timestamp[], $4::text[]) AS v(id, lease, at, mid) "
+    "WHERE o.id = v.id AND o.lease = v.lease AND o.status IN ('pending', 'sending')", ("_id", "_lease", "_at", "_mid")))
+_DUE_PG = "((status = 'pending' AND next_attempt_at <= $2) OR (status = 'sending' AND lease_until < $2))"
+_CLAIM_PG = (f"UPDATE outbox SET status = 'sending', lease = lease + 1, lease_until = $3 WHERE id IN "
+             f"(SELECT id FROM outbox WHERE id = ANY($1::int[]) AND {_DUE_PG} FOR UPDATE SKIP LOCKED) AND {_DUE_PG} "
+             "RETURNING id, lease")
 _RELEASE = (update(T).where(T.c.id == bindparam("_id"), T.c.lease == bindparam("_lease"), T.c.status == "sending")
             .values(status="pending", lease_until=None))
 
@@ -425,9 +430,12 @@ class OutboxSender:
 
     async def _record(self, sent: list[dict[str, Any]], others: list[tuple[Pick, dict[str, Any], str]]) -> None:
         """A round's outcomes in one transaction; only the lease holder's write lands."""
-        if self._sqlite and sent and not others:  # the usual round: one hop to the database thread
+        if sent and not others:  # the usual round: one hop to SQLite's thread, one round trip to PostgreSQL
             before = commit_count(self.sessions)
-            changed = await write_in_one_hop(self.sessions, self._c, _SENT_RAW, sent)
+            if self._sqlite:
+                changed = await write_in_one_hop(self.sessions, self._c, _SENT_RAW, sent)
+            else:
+                changed = await write_alone(self._c, _SENT_RAW.pg_many[0], *_SENT_RAW.arrays(self._c.dialect, sent))
             after = commit_count(self.sessions)
             if before == self._seen_gen and after == before + 1:  # our own write is no news to our pages
                 self._seen_gen = after
@@ -528,9 +536,13 @@ class OutboxSender:
                 due = await self._c.execute(_STILL_DUE, {"ids": check, "at": at})
                 claims.update({row_id: (lease, None) for row_id, lease in due.all()})
             return claims
-        async with self._write() as conn:
-            result = await conn.execute(_CLAIM, {"ids": ids, "at": at, "until": at + LEASE})
-            return {row_id: (lease, at + LEASE) for row_id, lease in result.all()}
+        before = commit_count(self.sessions)
+        local = LocalTime().process_bind_param
+        found = await write_alone(self._c, _CLAIM_PG, ids, local(at, None), local(at + LEASE, None), fetch=True)
+        after = commit_count(self.sessions)
+        if before == self._seen_gen and after == before + 1:  # our own write is no news to our pages
+            self._seen_gen = after
+        return {row_id: (lease, at + LEASE) for row_id, lease in found}
 
     async def run(self, idle_s: float = 1.0) -> None:
         while True:

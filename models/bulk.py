@@ -59,6 +59,13 @@ class Raw:
         _, names, procs = self.compiled(dialect)
         return tuple([(p(v) if p else v) for v, p in zip([self._value(n, params) for n in names], procs, strict=True)])
 
+    def arrays(self, dialect: Any, params: Sequence[dict[str, Any]]) -> list[list[Any]]:
+        """PostgreSQL: the arguments of `pg_many` for these runs, one array per named parameter."""
+        assert self.pg_many is not None
+        order = self.compiled(dialect)[1]
+        rows = [self.args(dialect, d) for d in params]
+        return [[row[i] for row in rows] for i in [order.index(n) for n in self.pg_many[1]]]
+
     def sqlite_query(self, dialect: Any, params: dict[str, Any]) -> tuple[str, list[Any]]:
         """The SQL and arguments of one run on SQLite, an expanding `IN` list spelled out (`?, ?, ?`)."""
         sql, names, procs = self.compiled(dialect)

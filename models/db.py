@@ -223,6 +223,20 @@ async def write_in_one_hop(factory: async_sessionmaker[AsyncSession], conn: Asyn
     return changed
 
 
+async def write_alone(conn: AsyncConnection, sql: str, *args: Any, fetch: bool = False) -> Any:
+    """PostgreSQL: one statement (driver SQL), committed: on its own when the connection has no transaction
+    open (one round trip; through SQLAlchemy a write costs a BEGIN, the statement and a COMMIT), else in that
+    transaction, then committed. Its rows (`fetch`) or the rows it changed."""
+    driver = (await conn.get_raw_connection()).driver_connection
+    open_ = conn.in_transaction()
+    result = await (driver.fetch(sql, *args) if fetch else driver.execute(sql, *args))
+    if open_:
+        await conn.commit()
+    else:
+        _COMMITS[conn.engine.sync_engine][0] += 1
+    return result if fetch else int(result.rsplit(" ", 1)[-1])
+
+
 async def bulk_insert(conn: AsyncConnection, table: Any, rows: list[dict[str, Any]]) -> None:
     """Many plain rows in the caller's transaction, planned and sent by `models.bulk.Writes` (one hop with
     executemany on SQLite, COPY on PostgreSQL, Python-side defaults applied); rows whose keys differ take
