@@ -223,8 +223,14 @@ class OutboxSender:
         before = commit_count(self.sessions)
         async with committing(self.sessions, self._c) as conn:
             yield conn
+        if own:
+            self._own_write(before)
+
+    def _own_write(self, before: int) -> None:
+        """A commit of ours just made (`before`: the count before it): if nobody else wrote since our last look
+        and meanwhile, our pages stay true."""
         after = commit_count(self.sessions)
-        if own and before == self._seen_gen and after == before + 1:
+        if before == self._seen_gen and after == before + 1:
             self._seen_gen = after
 
     async def _pass(self, batch: int) -> int:
@@ -436,9 +442,7 @@ class OutboxSender:
                 changed = await write_in_one_hop(self.sessions, self._c, _SENT_RAW, sent)
             else:
                 changed = await write_alone(self._c, _SENT_RAW.pg_many[0], *_SENT_RAW.arrays(self._c.dialect, sent))
-            after = commit_count(self.sessions)
-            if before == self._seen_gen and after == before + 1:  # our own write is no news to our pages
-                self._seen_gen = after
+            self._own_write(before)
             if changed != len(sent):
                 self.log.warning("outbox.lease_lost", rows=len(sent) - changed)
             return
@@ -539,9 +543,7 @@ class OutboxSender:
         before = commit_count(self.sessions)
         local = LocalTime().process_bind_param
         found = await write_alone(self._c, _CLAIM_PG, ids, local(at, None), local(at + LEASE, None), fetch=True)
-        after = commit_count(self.sessions)
-        if before == self._seen_gen and after == before + 1:  # our own write is no news to our pages
-            self._seen_gen = after
+        self._own_write(before)
         return {row_id: (lease, at + LEASE) for row_id, lease in found}
 
     async def run(self, idle_s: float = 1.0) -> None:
