@@ -266,5 +266,34 @@ async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
         cfg.attributes["connection"] = sync_conn
         command.upgrade(cfg, revision)
 
-    async with engine.begin() as conn:
-        await conn.run_sync(run)
+    if engine.dialect.name != "sqlite":
+        async with engine.begin() as conn:
+            await conn.run_sync(run)
+        return
+    # SQLite, on an engine of its own: Python's sqlite3 runs DDL outside any transaction, so a migration that
+    # failed halfway stayed half done; here the whole upgrade is one transaction. Foreign keys are off during it
+    # (batch mode copies a table and drops the old one, which the key of a table with rows refuses) and checked
+    # once at the end: SQLite's own advice for schema changes.
+    own = create_async_engine(engine.url, connect_args={"timeout": 30})
+    event.listen(own.sync_engine, "connect", _migration_pragmas)
+    event.listen(own.sync_engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+    try:
+        async with own.begin() as conn:
+            # scratch copies of batch mode left by a migration that failed halfway before upgrades were atomic
+            for (name,) in (await conn.exec_driver_sql(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE '\\_alembic\\_tmp\\_%' ESCAPE '\\'")).all():
+                await conn.exec_driver_sql(f'DROP TABLE "{name}"')
+            await conn.run_sync(run)
+            broken = (await conn.exec_driver_sql("PRAGMA foreign_key_check")).all()
+            if broken:
+                raise RuntimeError(f"migration left rows without their parent: {broken[:5]}")
+    finally:
+        await own.dispose()
+
+
+def _migration_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.isolation_level = None  # no transactions of the driver's own: the engine's "begin" opens one
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA foreign_keys=OFF")
+    cur.close()

@@ -20,9 +20,11 @@ _DROPPED = ('record_id', 'unit_id', 'domain', 'status', 'deadline')
 
 
 def upgrade() -> None:
+    # (if exists: SQLite migrations were not one transaction before a7b8c9d0e1f2, and a failed run kept these)
     for column in _DROPPED:
-        op.drop_index(f'ix_hazards_{column}', table_name='hazards')
-    op.create_index('ix_hazards_status_domain_deadline', 'hazards', ['status', 'domain', 'deadline'])
+        op.drop_index(f'ix_hazards_{column}', table_name='hazards', if_exists=True)
+    op.create_index('ix_hazards_status_domain_deadline', 'hazards', ['status', 'domain', 'deadline'],
+                    if_not_exists=True)
 
 
 def downgrade() -> None:
