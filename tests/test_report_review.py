@@ -6,6 +6,7 @@ from datetime import date
 
 from sqlmodel import col, select
 
+from handlers.daily.figures import load_day
 from handlers.reports.ingest import reports_to_review
 from models.reports import NEEDS_REVIEW, Hazard, InspectionReport
 from tests.conftest import both_backends
@@ -41,6 +42,29 @@ async def test_unreadable_enterprise_is_kept_as_needs_review_and_not_counted(h: 
     assert not old.active and new.status == "registered" and new.review_reason is None
     await h.say("chuzhang", "liuql", "@应急助手 今日未报")
     assert "梨树县" not in h.expect_sent("未报").text
+
+
+@both_backends
+async def test_a_garbled_re_post_does_not_replace_a_readable_report(h: Harness) -> None:
+    assert await h.say("g-sp", "ls-bs", READABLE) == "report"
+    garbled = "梨树县应急管理局3月13日检查情况\n检查单位：梨树县应急管理局\n受检单位：\n检查人员："
+    assert await h.say("g-sp", "ls-bs", garbled) == "report_review"
+    h.expect_sent("日报未能读全", chat="g-sp")
+    good, draft = await _reports(h)
+    assert good.active and good.status == "registered" and draft.active and draft.status == NEEDS_REVIEW
+    async with h.app.sessions() as s:
+        statuses = sorted(hz.status for hz in (await s.exec(select(Hazard).where(Hazard.report_id == good.id))).all())
+    assert statuses == ["open", "rectified"]  # the readable report's hazards stay on the ledger
+    await h.say("chuzhang", "liuql", "@应急助手 今日未报")
+    assert "梨树县" not in h.expect_sent("未报").text  # still counted as reported, once
+    async with h.app.sessions() as s:
+        assert [r.id for r in (await load_day(s, date(2026, 3, 13))).reports] == [good.id]
+        assert await reports_to_review(s) == []  # nothing to chase: the unit has reported
+    # a readable re-post replaces both
+    assert await h.say("g-sp", "ls-bs", READABLE) == "report_corrected"
+    old, old_draft, new = await _reports(h)
+    assert not old.active and not old_draft.active and new.active and new.status == "registered"
+    assert old.superseded_by == new.id and old_draft.superseded_by == new.id
 
 
 async def test_a_narrative_with_hazards_is_never_registered_as_empty(h: Harness) -> None:

@@ -65,6 +65,9 @@ async def load_day(session: AsyncSession, report_date: date, round_no: int | Non
     if round_no is not None:
         q = q.where(InspectionReport.round == round_no)
     reports = list((await session.exec(q.order_by(col(InspectionReport.id)))).all())
+    # a garbled re-post stays 待核对 beside the readable report it did not replace: the readable one counts
+    readable = {(r.unit_id or r.region, r.round) for r in reports if r.status != NEEDS_REVIEW}
+    reports = [r for r in reports if r.status != NEEDS_REVIEW or (r.unit_id or r.region, r.round) not in readable]
     data = DayData(report_date, reports)
     ids = [r.id for r in reports]
     if not ids:

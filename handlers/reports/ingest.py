@@ -101,8 +101,8 @@ async def store_reports(conn: Any, drafts: list[Draft], writes: Writes | None = 
                         ids: dict[str, list[int]] | None = None) -> list[Ingested]:
     """Store reports in the caller's transaction: the reports, their records, one row per hazard and its
     first event, planned in Python and written in one go (`models.bulk`). A report replaces the active one
-    of its unit, day and round (its hazards are superseded); several of one key in `drafts` replace each
-    other in turn, as if they had come one by one. With `writes`, the rows join the caller's writes and go
+    of its unit, day and round (its hazards are superseded), unless it is itself 待核对 and the active one is
+    not; several of one key in `drafts` replace each other in turn, as if they had come one by one. With `writes`, the rows join the caller's writes and go
     when it flushes them; without, they are written before this returns. `active` (the active reports of
     the drafts' days, as `ACTIVE_REPORTS` reads them) and `ids` (reserved) when the caller read them already."""
     if not drafts:
@@ -114,30 +114,29 @@ async def store_reports(conn: Any, drafts: list[Draft], writes: Writes | None = 
     # whatever the batch, compiled once
     if active is None:
         active = (await read_all(conn, [(ACTIVE_REPORTS, {"days": sorted({d.parsed.date for d in drafts})})]))[0]
-    previous: dict[Any, list[int]] = {}
-    for r_id, unit_id, region, day, round_no in active:
+    # per key, the active reports (id, 待核对?) in the order they came
+    live: dict[Any, list[tuple[int, bool]]] = {}
+    for r_id, unit_id, region, day, round_no, status in active:
         for k in (("unit", unit_id, day, round_no), ("region", region, day, round_no)):
-            previous.setdefault(k, []).append(r_id)
-    seen: set[Any] = set()
-    corrected = []
-    for d in drafts:
-        corrected.append(d.key in seen or bool(previous.get(d.key)))
-        seen.add(d.key)
+            live.setdefault(k, []).append((r_id, status == NEEDS_REVIEW))
     n_records = sum(len(d.parsed.records) for d in drafts)
     n_hazards = sum(len(rec.hazards) for d in drafts for rec in d.parsed.records)
     ids = ids or await reserve_ids(conn, {R: len(drafts), InspectionRecord: n_records, Hazard: n_hazards})
     report_ids = ids[R.name]
     record_ids = iter(ids.get(InspectionRecord.__tablename__, ()))
     hazard_ids = iter(ids.get(Hazard.__tablename__, ()))
+    # a report replaces the active ones of its key, those before it in `drafts` included; a 待核对 one (not
+    # counted as reported until it is posted again in full) replaces only 待核对 ones: a readable report is
+    # never lost to a garbled re-post
     replaced: dict[int, int] = {}  # old id → the report replacing it (once, should two keys find it)
-    last: dict[Any, int] = {}
+    corrected = []
     for d, rid in zip(drafts, report_ids, strict=True):
-        if d.key in last:
-            replaced[last[d.key]] = rid
-        else:
-            for old in previous.get(d.key, ()):
-                replaced.setdefault(old, rid)
-        last[d.key] = rid
+        now = live.setdefault(d.key, [])
+        gone = [r for r in now if r[1] or not d.review]
+        corrected.append(bool(gone))
+        for old, _ in gone:
+            replaced.setdefault(old, rid)
+        now[:] = [r for r in now if r not in gone] + [(rid, bool(d.review))]
     who = {rid: d for d, rid in zip(drafts, report_ids, strict=True)}
     reports, records, hazards, events, gone_events = [], [], [], [], []
     out = []
@@ -211,7 +210,7 @@ def _gone(hazard_id: int, d: Draft, new: int) -> dict[str, Any]:
 
 
 _R, _H, _E = InspectionReport.__table__, Hazard.__table__, HazardEvent.__table__
-ACTIVE_REPORTS = Raw(select(_R.c.id, _R.c.unit_id, _R.c.region, _R.c.report_date, _R.c.round)
+ACTIVE_REPORTS = Raw(select(_R.c.id, _R.c.unit_id, _R.c.region, _R.c.report_date, _R.c.round, _R.c.status)
                      .where(_R.c.active, _R.c.report_date.in_(bindparam("days", expanding=True))))
 _SUPERSEDE_REPORT = Raw(update(_R).where(_R.c.id == bindparam("old"))
                         .values(active=False, superseded_by=bindparam("new")),
@@ -238,8 +237,15 @@ _SUPERSEDE_HAZARDS = Raw(update(_H).where(_H.c.report_id == bindparam("old")).va
 
 
 async def reports_to_review(session: AsyncSession, since: date | None = None) -> list[InspectionReport]:
-    """Active 待核对 reports (oldest first): what the command centre still has to check or chase."""
-    q = model_select(InspectionReport).where(col(InspectionReport.active), InspectionReport.status == NEEDS_REVIEW)
+    """Active 待核对 reports (oldest first): what the command centre still has to check or chase; not one beside
+    a readable report of the same unit, day and round (a garbled re-post: the unit has reported)."""
+    good = InspectionReport.__table__.alias("good")
+    readable = (select(good.c.id).where(good.c.active, good.c.status != NEEDS_REVIEW,
+                                        good.c.unit_id == InspectionReport.unit_id,
+                                        good.c.report_date == InspectionReport.report_date,
+                                        good.c.round == InspectionReport.round).exists())
+    q = model_select(InspectionReport).where(col(InspectionReport.active), InspectionReport.status == NEEDS_REVIEW,
+                                             ~readable)
     if since is not None:
         q = q.where(InspectionReport.report_date >= since)
     return list((await session.exec(q.order_by(col(InspectionReport.posted_at)))).all())
