@@ -36,6 +36,8 @@ async def test_slash_and_hash_commands_and_private_chat(h: Harness) -> None:
 async def test_unknown_command_gets_a_hint_not_silence(h: Harness) -> None:
     assert await h.say("anwei", "shenlx", "@应急助手 给我唱首歌") == "unknown_command"
     h.expect_sent("没听懂“给我唱首歌”")
+    await h.say("g-jl", "ltq-bs", "@应急助手 ")  # only the mention
+    assert "没听懂" not in h.expect_sent("需要什么请@我并写明指令").text
 
 
 async def test_unknown_sender_may_ask_for_help_and_is_recorded(h: Harness) -> None:
@@ -53,7 +55,7 @@ async def test_bad_input_is_stored_and_never_crashes(h: Harness) -> None:
     cases = ["", "   ", "😀🚒🔥" * 50, "控制\x00字符\x07测试", "长" * 20_000, "@应急助手", "@应急助手 " + "帮" * 5000]
     for text in cases:
         outcome = await h.say("anwei", "shenlx", text)
-        assert outcome in {"ignored", "help", "unknown_command"}, (text[:20], outcome)
+        assert outcome in {"ignored", "help", "unknown_command", "bare_mention"}, (text[:20], outcome)
     await h.say("unknown-room", "shenlx", "@应急助手 帮助")
     h.expect_sent("我是应急助手", chat="unknown-room")
     async with h.app.sessions() as s:

@@ -160,11 +160,22 @@ async def test_close_a_hazard_and_keep_its_history(h: Harness) -> None:
     h.expect_sent("只有该单位报送员或危化品处长可以销号")
     await h.say("g-jl", "hd-bs", f"@应急助手 销号 {hz.id}")
     h.expect_sent("请写明整改说明")
-    await h.say("g-jl", "hd-bs", f"@应急助手 销号 {hz.id} 已更换报警器并检定合格")
+    wide = str(hz.id).translate(str.maketrans("0123456789", "０１２３４５６７８９"))  # as an input method types it
+    await h.say("g-jl", "hd-bs", f"@应急助手 销号 {wide} 已更换报警器并检定合格")
     h.expect_sent(f"已销号 #{hz.id}")
+    await h.say("g-jl", "hd-bs", f"@应急助手 销号 {hz.id} 已更换")
+    h.expect_sent(f"#{hz.id} 已销号，无需重复操作")
     async with h.app.sessions() as s:
         events = (await s.exec(select(HazardEvent).order_by(col(HazardEvent.id)))).all()
     assert [e.action for e in events] == ["found", "closed"] and events[1].actor == "hd-bs"
+    # corrected away: the answer says so and where to find the new number
+    await h.say("g-jl", "hd-bs", simple_report("桦甸市应急管理局", FRIDAY))
+    await h.say("g-jl", "hd-bs", simple_report("桦甸市应急管理局", FRIDAY))
+    async with h.app.sessions() as s:
+        gone = (await s.exec(select(Hazard).where(Hazard.status == "superseded"))).first()
+    assert gone is not None
+    await h.say("g-jl", "hd-bs", f"@应急助手 销号 {gone.id} 已整改")
+    h.expect_sent(f"#{gone.id} 所在的日报已更正，此编号作废。请发“隐患清单”查看新编号")
 
 
 async def test_overdue_hazards_listed_each_morning(h: Harness) -> None:

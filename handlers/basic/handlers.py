@@ -86,6 +86,9 @@ def fallback_router() -> Router:
     @fallback.message(to_bot)
     async def unknown_command(event: InboundMessage, outbox: Outbox, templates: Templates) -> str:
         text = command_text(event, templates.defaults["bot"]) or ""
+        if not text.strip():  # only the mention: an answer, not "没听懂（空）"
+            outbox.reply(event, templates.render("bare_mention"))
+            return "bare_mention"
         shown = text if len(text) <= 20 else text[:20] + "…"
         outbox.reply(event, templates.render("unknown_command", text=shown or "（空）"))
         return "unknown_command"

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import unicodedata
 from typing import Any
 
 from openpyxl import Workbook
@@ -44,16 +45,20 @@ async def close(event: InboundMessage, args: str, person: Person | None, session
     if not m:
         outbox.reply(event, "格式：销号 隐患编号 整改说明，如：销号 12 已更换报警器并检定合格")
         return "close_bad"
-    if len(m.group(1)) > 9 or not m.group(1).isascii():  # beyond any id the database holds
-        outbox.reply(event, f"没有编号为 #{m.group(1)[:12]}{'…' if len(m.group(1)) > 12 else ''} 的隐患。发“隐患清单”查看编号。")
+    number = unicodedata.normalize("NFKC", m.group(1))  # full-width digits, as Chinese input methods type them
+    if len(number) > 9 or not number.isascii():  # beyond any id the database holds
+        outbox.reply(event, f"没有编号为 #{number[:12]}{'…' if len(number) > 12 else ''} 的隐患。发“隐患清单”查看编号。")
         return "close_unknown"
-    hz = await session.get(Hazard, int(m.group(1)))
+    hz = await session.get(Hazard, int(number))
     note = m.group(2).strip()
     if hz is None:
-        outbox.reply(event, f"没有编号为 #{m.group(1)} 的隐患。发“隐患清单”查看编号。")
+        outbox.reply(event, f"没有编号为 #{number} 的隐患。发“隐患清单”查看编号。")
         return "close_unknown"
-    if hz.status in ("closed", "superseded"):
-        outbox.reply(event, f"#{hz.id} 已是{'销号' if hz.status == 'closed' else '已更正作废'}状态，无需重复操作。")
+    if hz.status == "closed":
+        outbox.reply(event, f"#{hz.id} 已销号，无需重复操作。")
+        return "close_done"
+    if hz.status == "superseded":  # its report was corrected: the hazard has a new number now
+        outbox.reply(event, f"#{hz.id} 所在的日报已更正，此编号作废。请发“隐患清单”查看新编号后再销号。")
         return "close_done"
     if not may_close(person, hz, directory):
         outbox.reply(event, f"#{hz.id} 属于{hz.region}，只有该单位报送员或{hz.domain or '该领域'}处长可以销号（管理员限本地区）。")
