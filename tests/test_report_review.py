@@ -36,6 +36,9 @@ async def test_unreadable_enterprise_is_kept_as_needs_review_and_not_counted(h: 
         assert [r.id for r in await reports_to_review(s)] == [rep.id]
     await h.say("chuzhang", "liuql", "@应急助手 今日未报")
     assert "梨树县应急管理局（待核对）" in h.expect_sent("未报").text
+    await h.say("chuzhang", "liuql", "@应急助手 日报表 3月13日")  # not counted as reported there either
+    summary = h.expect_sent("【3月13日日报表】").text
+    assert "已报0个" in summary and "梨树县应急管理局（待核对）" in summary
     # a readable re-post fixes it: registered, no longer listed
     assert await h.say("g-sp", "ls-bs", READABLE) == "report_corrected"
     old, new = await _reports(h)

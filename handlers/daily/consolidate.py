@@ -21,6 +21,7 @@ from handlers.daily.figures import (
     reviewing_ids,
     unit_label,
 )
+from models.reports import NEEDS_REVIEW
 
 
 def file_name(report_date: date) -> str:
@@ -36,7 +37,7 @@ def summary_text(directory: Directory, data: DayData, missing: list[Unit], file:
     for fig in cities.values():
         total.add(fig)
     expected = len(directory.reporting_units())
-    late = sum(r.late for r in data.reports)
+    late = sum(r.late for r in data.reports if r.status != NEEDS_REVIEW)
     lines = [f"【{d.month}月{d.day}日日报表】",
              f"全省：应报{expected}个单位，已报{total.reports}个" + (f"（逾期{late}个）" if late else "") + f"；{total.line()}。"]
     prov = cities.pop(PROVINCE_LEVEL, None)

@@ -99,8 +99,10 @@ def unit_label(unit: Unit, reviewing: set[str | None]) -> str:
 
 
 def by_city(directory: Directory, data: DayData) -> dict[str, Figures]:
-    """Figures per 市州 (counties folded into their city), 省本级 first."""
+    """Figures per 市州 (counties folded into their city), 省本级 first; a 待核对 report is not counted (its unit is
+    listed as not reported, 待核对, until it posts a readable report)."""
     out: dict[str, Figures] = defaultdict(Figures)
     for rep in data.reports:
-        out[directory.city_of(rep.region)].add(data.figures(rep))
+        if rep.status != NEEDS_REVIEW:
+            out[directory.city_of(rep.region)].add(data.figures(rep))
     return dict(out)
