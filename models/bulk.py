@@ -61,9 +61,12 @@ class Raw:
 
     def arrays(self, dialect: Any, params: Sequence[dict[str, Any]]) -> list[list[Any]]:
         """PostgreSQL: the arguments of `pg_many` for these runs, one array per named parameter."""
+        return self.columns(dialect, [self.args(dialect, d) for d in params])
+
+    def columns(self, dialect: Any, rows: Sequence[tuple[Any, ...]]) -> list[list[Any]]:
+        """`pg_many`'s arguments from runs' arguments as `args` gives them (in the statement's own order)."""
         assert self.pg_many is not None
         order = self.compiled(dialect)[1]
-        rows = [self.args(dialect, d) for d in params]
         return [[row[i] for row in rows] for i in [order.index(n) for n in self.pg_many[1]]]
 
     def sqlite_query(self, dialect: Any, params: dict[str, Any]) -> tuple[str, list[Any]]:
@@ -198,9 +201,7 @@ class Writes:
             if kind == "insert":
                 await driver.copy_records_to_table(what.table.name, records=rows, columns=cols)  # in the transaction
             elif kind == "many":
-                sql, names = what.pg_many
-                order = what.compiled(self.dialect)[1]
-                await driver.execute(sql, *([row[i] for row in rows] for i in [order.index(n) for n in names]))
+                await driver.execute(what.pg_many[0], *what.columns(self.dialect, rows))
             else:
                 await driver.executemany(what.compiled(self.dialect)[0], rows)
 

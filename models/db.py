@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import time
 import weakref
 from collections.abc import AsyncIterator
@@ -157,38 +156,42 @@ def write_generation(factory: async_sessionmaker[AsyncSession]) -> int | None:
 
 
 @asynccontextmanager
+async def writing(factory: async_sessionmaker[AsyncSession], *, urgent: bool = False) -> AsyncIterator[None]:
+    """SQLite's writer lock held for the block (nothing on PostgreSQL). `urgent`: this writer goes first."""
+    lock = _writer_lock(factory)
+    if lock is None:
+        yield
+        return
+    await lock.acquire(urgent)
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+@asynccontextmanager
 async def transaction(factory: async_sessionmaker[AsyncSession], *, urgent: bool = False) -> AsyncIterator[AsyncSession]:
     """One unit of work: commit on success, roll back on error. `urgent`: SQLite's writer goes to it first."""
-    lock = _writer_lock(factory)
-    async with contextlib.AsyncExitStack() as stack:
-        if lock is not None:
-            await lock.acquire(urgent)
-            stack.callback(lock.release)
-        async with factory() as session:
-            try:
-                yield session
-                await session.commit()
-            except BaseException:
-                await session.rollback()
-                raise
+    async with writing(factory, urgent=urgent), factory() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
 
 
 @asynccontextmanager
 async def committing(factory: async_sessionmaker[AsyncSession], conn: AsyncConnection) -> AsyncIterator[AsyncConnection]:
     """A write on an open Core connection (no ORM session: the hot paths write plain rows), committed at the
     end and rolled back on error; under SQLite's writer lock."""
-    lock = _writer_lock(factory)
-    if lock is not None:
-        await lock.acquire()
-    try:
-        yield conn
-        await conn.commit()
-    except BaseException:
-        await conn.rollback()
-        raise
-    finally:
-        if lock is not None:
-            lock.release()
+    async with writing(factory):
+        try:
+            yield conn
+            await conn.commit()
+        except BaseException:
+            await conn.rollback()
+            raise
 
 
 async def write_in_one_hop(factory: async_sessionmaker[AsyncSession], conn: AsyncConnection, stmt: Raw,
@@ -211,14 +214,8 @@ async def write_in_one_hop(factory: async_sessionmaker[AsyncSession], conn: Asyn
             raise
         return int(changed)
 
-    lock = _writer_lock(factory)
-    if lock is not None:
-        await lock.acquire()
-    try:
+    async with writing(factory):
         changed = await driver._execute(run)
-    finally:
-        if lock is not None:
-            lock.release()
     _COMMITS[conn.engine.sync_engine][0] += 1
     return changed
 

@@ -102,9 +102,10 @@ async def store_reports(conn: Any, drafts: list[Draft], writes: Writes | None = 
     """Store reports in the caller's transaction: the reports, their records, one row per hazard and its
     first event, planned in Python and written in one go (`models.bulk`). A report replaces the active one
     of its unit, day and round (its hazards are superseded), unless it is itself 待核对 and the active one is
-    not; several of one key in `drafts` replace each other in turn, as if they had come one by one. With `writes`, the rows join the caller's writes and go
-    when it flushes them; without, they are written before this returns. `active` (the active reports of
-    the drafts' days, as `ACTIVE_REPORTS` reads them) and `ids` (reserved) when the caller read them already."""
+    not; several of one key in `drafts` replace each other in turn, as if they had come one by one. With
+    `writes`, the rows join the caller's writes and go when it flushes them; without, they are written before
+    this returns. `active` (the active reports of the drafts' days, as `ACTIVE_REPORTS` reads them) and `ids`
+    (reserved) when the caller read them already."""
     if not drafts:
         return []
     own = writes is None
