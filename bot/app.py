@@ -209,15 +209,16 @@ class App:
         Handling is idempotent: the outcome commits together with the handler's effects."""
         from datetime import timedelta
 
+        from sqlalchemy import text
         from sqlmodel import col, select
 
         from bot.dispatch.intake import event_of, full_texts
-        from models.core import RawMessage
+        from models.core import PENDING, RawMessage
 
         cutoff = self.clock.now() - timedelta(seconds=older_than_s)
         async with self.sessions() as session:
             rows = (await session.exec(
-                select(RawMessage).where(col(RawMessage.outcome) == "pending", col(RawMessage.received_at) <= cutoff)
+                select(RawMessage).where(text(PENDING), col(RawMessage.received_at) <= cutoff)  # its partial index
                 .order_by(col(RawMessage.id)).limit(RECOVER_BATCH)
             )).all()
             texts = await full_texts(session, rows)

@@ -3,20 +3,29 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index, LargeBinary, UniqueConstraint
+from sqlalchemy import Index, LargeBinary, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from models.types import json_dict, json_list, when
 
+UNKNOWN_CHAT = "is_group AND NOT chat_known"  # the search is spelled the same, or the index does not apply
+PENDING = "outcome = 'pending'"
+
 
 class RawMessage(SQLModel, table=True):
     __tablename__ = "raw_messages"
-    __table_args__ = (UniqueConstraint("transport", "message_id", name="uq_raw_transport_msg"),)
+    __table_args__ = (
+        UniqueConstraint("transport", "message_id", name="uq_raw_transport_msg"),
+        # partial: each holds only the rows its one search looks for (see migration b8c9d0e1f2a3)
+        Index("ix_raw_messages_unknown_chat", "transport", "chat_id",
+              sqlite_where=text(UNKNOWN_CHAT), postgresql_where=text(UNKNOWN_CHAT)),
+        Index("ix_raw_messages_pending", "id", sqlite_where=text(PENDING), postgresql_where=text(PENDING)),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     transport: str = Field(max_length=32)
     account: str = Field(default="default", max_length=64)
-    chat_id: str = Field(max_length=128, index=True)
+    chat_id: str = Field(max_length=128)
     sender_id: str = Field(max_length=128)
     message_id: str = Field(max_length=128)
     is_group: bool = True

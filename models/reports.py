@@ -15,7 +15,7 @@ class InspectionReport(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     unit_id: str | None = Field(default=None, max_length=64, index=True)
     unit_name: str | None = Field(default=None, max_length=128)
-    region: str | None = Field(default=None, max_length=64, index=True)
+    region: str | None = Field(default=None, max_length=64)
     report_date: date = Field(index=True)
     round: int = 1
     teams: int | None = None
@@ -25,15 +25,15 @@ class InspectionReport(SQLModel, table=True):
     rectified: int | None = None
     posted_by: str = Field(max_length=128)
     posted_at: datetime = when()
-    raw_message_id: int | None = Field(default=None, index=True)
+    raw_message_id: int | None = None
     source: str = Field(default="text", max_length=16)
     late: bool = False
     corrected: bool = False
-    active: bool = Field(default=True, index=True)
+    active: bool = True
     superseded_by: int | None = None
     problems: list = json_list()
     # registered | needs_review (待核对: the parse cannot be trusted; not counted as reported until a re-post)
-    status: str = Field(default="registered", max_length=16, index=True)
+    status: str = Field(default="registered", max_length=16)
     review_reason: str | None = Field(default=None, max_length=200)
 
 

@@ -90,11 +90,11 @@ async def test_values_are_stored_in_the_same_form_as_the_orms(app: App) -> None:
     assert rows[0] == rows[1]
 
 
-def test_sqlite_fast_conversions_write_what_sqlalchemy_writes() -> None:
-    from datetime import date
+def test_fast_conversions_write_what_sqlalchemy_writes() -> None:
+    from datetime import date, timedelta, timezone
 
-    from sqlalchemy import Date, DateTime
-    from sqlalchemy.dialects import sqlite
+    from sqlalchemy import JSON, Date, DateTime
+    from sqlalchemy.dialects import postgresql, sqlite
 
     from models.bulk import _bind
     from models.types import LocalTime
@@ -111,3 +111,13 @@ def test_sqlite_fast_conversions_write_what_sqlalchemy_writes() -> None:
         ours = _bind(type_, dialect)
         assert ours is not None and theirs is not None
         assert [ours(v) for v in values] == [theirs(v) for v in values], type_
+    pg = postgresql.asyncpg.dialect()
+    utc = datetime(2026, 3, 16, 1, 0, tzinfo=timezone.utc)
+    times = [datetime(2026, 3, 16, 9, 0, 0, 7, tzinfo=TZ), utc, utc.astimezone(timezone(timedelta(hours=-5))),
+             datetime(2026, 3, 16, 1, 2, 3), None]
+    docs = [[], {}, None, ["张伟", "李强"], {"mentions": [], "to_bot": False}, [{"id": "a", "name": "魏德胜"}], "", 0]
+    for d, type_, values in ((pg, LocalTime(), times), (pg, JSON(), docs), (dialect, JSON(), docs)):
+        theirs = type_.dialect_impl(d).bind_processor(d) if d is dialect else type_.bind_processor(d)
+        ours = _bind(type_, d)
+        assert ours is not None and theirs is not None
+        assert [ours(v) for v in values] == [theirs(v) for v in values], (d.name, type_)
