@@ -91,7 +91,7 @@ async def test_values_are_stored_in_the_same_form_as_the_orms(app: App) -> None:
 
 
 def test_fast_conversions_write_what_sqlalchemy_writes() -> None:
-    from datetime import date, timedelta, timezone
+    from datetime import UTC, date, timedelta, timezone
 
     from sqlalchemy import JSON, Date, DateTime
     from sqlalchemy.dialects import postgresql, sqlite
@@ -112,7 +112,7 @@ def test_fast_conversions_write_what_sqlalchemy_writes() -> None:
         assert ours is not None and theirs is not None
         assert [ours(v) for v in values] == [theirs(v) for v in values], type_
     pg = postgresql.asyncpg.dialect()
-    utc = datetime(2026, 3, 16, 1, 0, tzinfo=timezone.utc)
+    utc = datetime(2026, 3, 16, 1, 0, tzinfo=UTC)
     times = [datetime(2026, 3, 16, 9, 0, 0, 7, tzinfo=TZ), utc, utc.astimezone(timezone(timedelta(hours=-5))),
              datetime(2026, 3, 16, 1, 2, 3), None]
     docs = [[], {}, None, ["张伟", "李强"], {"mentions": [], "to_bot": False}, [{"id": "a", "name": "魏德胜"}], "", 0]

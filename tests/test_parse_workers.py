@@ -128,6 +128,26 @@ async def test_reports_read_in_a_worker_are_stored_as_read_in_threads(settings: 
     assert sent[1] == sent[0]
 
 
+async def test_a_burst_reads_on_every_worker_at_once(settings: Settings, clock: FakeClock, tmp_path: Path) -> None:
+    """Two workers: two chunks of a burst are parsed side by side (one at a time left a core idle while the
+    event loop waited on the database), each by its own worker, and read as one worker reads them."""
+    texts = [(json.loads(x)["text"], START) for x in SAMPLES.read_text(encoding="utf-8").splitlines() if x.strip()]
+    async with bot(settings, clock, tmp_path, 2) as h:
+        pool, reader = workers(h.app), h.app.data["report_batcher"].reader
+        h.app.data["parser"] = Unusable()
+        in_flight: list[int] = []  # jobs running when one started, itself included
+        run = pool.run
+
+        async def counted(fn: Any, *args: Any, budget: float) -> Any:
+            in_flight.append(len(pool.busy) + 1)
+            return await run(fn, *args, budget=budget)
+
+        pool.run = counted  # type: ignore[method-assign]
+        first, second = await asyncio.gather(reader.parse_many(texts), reader.parse_many(texts))
+        assert max(in_flight) == 2 and pool.up == 2 and pool.killed == pool.replaced == 0
+    assert first == second and sum(r is not None and r.report is not None for r in first) >= 20
+
+
 def big_report(n: int) -> str:
     """A report of n records: read in well over a tiny budget, within the size limits."""
     return "梨树县应急局3月15日检查情况\n" + "\n".join(

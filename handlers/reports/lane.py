@@ -98,18 +98,20 @@ def takeable(event: InboundMessage, person: Person | None, data: dict[str, Any])
 
 class Reader:
     """Texts parsed several at a time: one job (one hop to a parse worker process, or to the parse threads)
-    for whatever is waiting, within the time budget. Over it, or when a text breaks the parser, those
+    for whatever is waiting, within the time budget; as many jobs at once as there are worker processes
+    (the threads share one core: one job). Over the budget, or when a text breaks the parser, those
     messages go down the normal chain, which reads each alone within its own budget."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
         self.waiting: list[tuple[str, datetime, asyncio.Future]] = []
-        self._lock = asyncio.Lock()
+        workers = getattr(app, "parse_workers", None)
+        self._jobs = asyncio.Semaphore(max(1, workers.n if workers is not None else 1))
 
     async def parse(self, text: str, at: datetime) -> ParseResult | None:
         done = asyncio.get_running_loop().create_future()
         self.waiting.append((text, at, done))
-        async with self._lock:
+        async with self._jobs:
             if not done.done():
                 job, self.waiting = self.waiting, []
                 results: list[ParseResult | None] = [None] * len(job)
@@ -128,7 +130,7 @@ class Reader:
         for end, (text, _) in enumerate(texts, 1):
             size += len(text)
             if size >= JOB_CHARS or end == len(texts):
-                async with self._lock:
+                async with self._jobs:
                     out += await self._run(texts[start:end])
                 start, size = end, 0
         return out
