@@ -134,6 +134,9 @@ async def test_queries(h: Harness) -> None:
     h.expect_sent("吉林市上周（3月9日—3月15日）：报送")
     await h.say("chuzhang", "liuql", "@应急助手 隐患清单 吉林市 危化品")
     h.expect_sent("吉林市危化品未整改隐患")
+    assert await h.say("chuzhang", "liuql", "@应急助手 隐患 吉林市") == "hazard_list"  # as people type it
+    h.expect_sent("吉林市未整改隐患")
+    assert await h.say("chuzhang", "liuql", "@应急助手 隐患怎么整改") == "unknown_command"  # not the list
 
 
 async def test_consolidated_workbook_layout(h: Harness) -> None:

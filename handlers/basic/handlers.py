@@ -27,6 +27,9 @@ async def help_(event: InboundMessage, args: str, person: Person | None, outbox:
         if not lines:
             outbox.reply(event, f"没有您可用的“{args}”指令。发“帮助”查看全部。")
             return "help"
+        if args not in ("全部", "所有"):  # the rows asked for, without the introduction said with 帮助 itself
+            outbox.reply(event, "\n".join(lines))
+            return "help"
     else:
         by_title: dict[str, list[str]] = {}
         for title, name, _ in rows:

@@ -75,6 +75,7 @@ async def close(event: InboundMessage, args: str, person: Person | None, session
 
 
 @router.message(Command("隐患清单", "隐患列表", "未整改隐患", usage="隐患清单 [地区] [领域]：未整改隐患"))
+@router.message(Command("隐患", prefix_only=True))  # what people type for the list: `隐患`, `隐患 吉林市`
 async def list_open(event: InboundMessage, args: str, session: AsyncSession, directory: Directory, outbox: Outbox,
                     app: Any) -> str:
     region = next((r for _, _, r in directory.regions.find_all(args) if r.level != "province"), None)
