@@ -56,3 +56,21 @@ async def test_reporters_and_city_admins_stay_in_their_region(h: Harness) -> Non
     assert await h.say("g-jl", "jl-gly", "@应急助手 提示函 长春市 隐患整改不到位") == "letter_denied"
     assert {a for _, a in await refusals(h)} == {"denied:reports.report", "denied:daily.raise_level",
                                                 "denied:warnings.prompt_letter"}
+
+
+async def test_only_reporters_report_and_a_pasted_report_replaces_nothing(h: Harness) -> None:
+    """A division head pasting a county's report to discuss it, or a 责任人 forwarding one, is told so; the
+    reporter's report and its open hazards stay (the normal chain, and the lane of a burst alike)."""
+    from tests.test_report_lane import one_batch
+    from tests.test_reports import LONGTAN
+
+    assert await h.say("g-jl", "ltq-bs", LONGTAN) == "report"
+    assert await h.say("chuzhang", "liuql", LONGTAN.replace("限期7日内整改", "已整改")) == "report_denied"
+    h.expect_sent("您不是报送员，此条未作为日报登记")
+    assert await one_batch(h.app, [h.event("g-jl", "ltq-yb", LONGTAN, message_id="fwd"),
+                                   h.event("g-jl", "jl-bs", "今天下午的视频会几点开始", message_id="chat")]) \
+        == ["report_denied", "ignored"]
+    async with h.app.sessions() as s:
+        hazards = (await s.exec(select(Hazard).order_by(col(Hazard.id)))).all()
+    assert [hz.status for hz in hazards] == ["open", "open", "rectified"]
+    assert ("liuql", "denied:reports.report") in await refusals(h)

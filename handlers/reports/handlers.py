@@ -63,6 +63,9 @@ async def report(
     if person is None:
         outbox.reply(event, templates.render("unknown_sender_report", sender=event.sender_name or event.sender_id))
         return "report_unknown_sender"
+    if not may_report(person):
+        outbox.reply(event, templates.render("not_a_reporter"))
+        return "report_denied"
     parsed_report = parsed.report
     unit = resolve_unit(parsed_report, person, directory)
     region = unit.region if unit else directory.regions.canonical(parsed_report.region)
@@ -80,6 +83,11 @@ async def report(
         return "report_review"
     outbox.reply(event, reply_text(stored, parsed, late))
     return "report_corrected" if stored.corrected else "report"
+
+
+def may_report(person: Person) -> bool:
+    """Only reporters: a report stored replaces the unit's own, so a leader pasting one to discuss must not."""
+    return "reporter" in person.roles
 
 
 def review_text(stored: Ingested, reason: str) -> str:
