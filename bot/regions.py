@@ -25,6 +25,9 @@ class Region:
         return self.parent if self.level == "county" else None
 
 
+_PLACE = re.compile(r"[\u4e00-\u9fff]{2,8}?(?:自治州|自治县|市|县|区|州|旗|盟)")  # not 全市, 辖区
+
+
 class RegionTree:
     def __init__(self, province: str, regions: list[Region]) -> None:
         self.province = province
@@ -89,6 +92,15 @@ class RegionTree:
         for m in self._pattern.finditer(text):
             found.append((m.start(), m.end(), self.by_key[self._names[m.group()]]))
         return found
+
+    def unknown_place(self, text: str) -> str | None:
+        """A place name in the text (…市, …县, …区) that is not one of ours: `隐患 北京市` must not quietly
+        answer for the whole province."""
+        known = [(a, b) for a, b, _ in self.find_all(text)]
+        for m in _PLACE.finditer(text):  # ours: inside one of ours (吉林市龙潭区), or ending with one (查吉林市)
+            if not any((a <= m.start() and m.end() <= b) or b == m.end() for a, b in known):
+                return m.group()
+        return None
 
     def contains(self, outer: str, inner: str) -> bool:
         """Is region `inner` inside (or equal to) region `outer`?"""

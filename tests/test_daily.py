@@ -137,6 +137,14 @@ async def test_queries(h: Harness) -> None:
     assert await h.say("chuzhang", "liuql", "@应急助手 隐患 吉林市") == "hazard_list"  # as people type it
     h.expect_sent("吉林市未整改隐患")
     assert await h.say("chuzhang", "liuql", "@应急助手 隐患怎么整改") == "unknown_command"  # not the list
+    # a place or word the list cannot filter by is said, not answered for the whole province
+    for args, word in (("北京市", "北京市"), ("abc", "abc"), ("吉林市 消防", "消防")):
+        assert await h.say("chuzhang", "liuql", f"@应急助手 隐患 {args}") == "hazard_list_unknown"
+        assert "全省" not in h.expect_sent(f"没有找到“{word}”").text
+    assert await h.say("chuzhang", "liuql", "@应急助手 隐患清单 全省 危化") == "hazard_list"
+    assert await h.say("chuzhang", "liuql", "@应急助手 统计 北京市") == "stats_unknown"
+    h.expect_sent("没有找到地区“北京市”")
+    assert await h.say("chuzhang", "liuql", "@应急助手 统计 上周 吉林市龙潭区") == "stats"
 
 
 async def test_consolidated_workbook_layout(h: Harness) -> None:

@@ -87,6 +87,9 @@ async def _in_today(session: AsyncSession, now: datetime, slot: Slot) -> str:
 
 @router.message(Command("统计", usage="统计 [本周/上周/本月/日期] [地区]：检查与隐患数字"))
 async def stats(event: InboundMessage, args: str, session: AsyncSession, directory: Directory, outbox: Outbox) -> str:
+    if place := directory.regions.unknown_place(args):  # never the whole province's figures for 北京市
+        outbox.reply(event, f"没有找到地区“{place}”。请写本省的市县名称，如“统计 本周 吉林市”。")
+        return "stats_unknown"
     start, end, label = _period(args, event.received_at)
     region = next((r for _, _, r in directory.regions.find_all(args) if r.level != "province"), None)
     rows = (await session.exec(select(InspectionReport).where(

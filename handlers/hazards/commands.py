@@ -18,7 +18,7 @@ from bot.events import InboundMessage
 from bot.outbox import Outbox
 from bot.scope import covers
 from bot.xlsx import safe_row
-from handlers.daily.commentary import domain_in
+from handlers.daily.commentary import ALIASES, DIVISIONS, domain_in
 from models.reports import Hazard, HazardEvent
 
 router = Router(__name__, "隐患")
@@ -74,10 +74,26 @@ async def close(event: InboundMessage, args: str, person: Person | None, session
     return "closed"
 
 
+def unknown_words(args: str, directory: Directory) -> str | None:
+    """What the list cannot filter by: a place not ours, or words that are neither a region nor a division."""
+    if place := directory.regions.unknown_place(args):
+        return place
+    rest = args
+    for a, b, _ in sorted(directory.regions.find_all(args), reverse=True):
+        rest = rest[:a] + " " + rest[b:]
+    for name in sorted([*DIVISIONS, *ALIASES, "全省"], key=len, reverse=True):
+        rest = rest.replace(name, " ")
+    rest = re.sub(r"[\s，,、。；;：:]+", " ", rest).strip()
+    return rest[:20] or None
+
+
 @router.message(Command("隐患清单", "隐患列表", "未整改隐患", usage="隐患清单 [地区] [领域]：未整改隐患"))
 @router.message(Command("隐患", prefix_only=True))  # what people type for the list: `隐患`, `隐患 吉林市`
 async def list_open(event: InboundMessage, args: str, session: AsyncSession, directory: Directory, outbox: Outbox,
                     app: Any) -> str:
+    if unknown := unknown_words(args, directory):
+        outbox.reply(event, f"没有找到“{unknown}”。请写本省的市县名称或领域，如“隐患清单 吉林市 危化品”。")
+        return "hazard_list_unknown"
     region = next((r for _, _, r in directory.regions.find_all(args) if r.level != "province"), None)
     domain = domain_in(args)
     q = select(Hazard).where(Hazard.status == "open").order_by(col(Hazard.deadline).is_(None), col(Hazard.deadline),
