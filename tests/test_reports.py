@@ -111,3 +111,32 @@ async def test_xlsx_attachment_is_a_report(h: Harness, tmp_path: Path) -> None:
     broken.write_bytes(b"not a workbook")
     assert await h.say("g-jl", "hd-bs", "", attachments=[Attachment("坏.xlsx", str(broken))]) == "report_unreadable"
     h.expect_sent("附件无法识别为日报表")
+
+
+@both_backends
+async def test_a_closed_hazard_stays_closed_when_its_report_is_corrected(h: Harness) -> None:
+    """销号, then the report posted again in full (as the bot asks, 补全后整条重发): the same hazard is still
+    closed under its new number, with its 说明; the others are open as the new text says. Alone (the
+    normal chain) and in a burst (the lane) alike."""
+    from tests.test_report_lane import one_batch
+
+    assert await h.say("g-jl", "ltq-bs", LONGTAN) == "report"
+    assert await h.say("g-jl", "ltq-bs", "@应急助手 销号 1 已送检合格") == "closed"
+    fixed = LONGTAN.replace("王立群、刘晓东", "王立群、刘晓东、张伟")
+    assert await h.say("g-jl", "ltq-bs", fixed) == "report_corrected"
+    msg = h.expect_sent("已更正 吉林市龙潭区 3月13日")
+    assert "已销号的仍为销号：#4（原#1）" in msg.text and "待整改1处，编号#5" in msg.text
+    assert await one_batch(h.app, [h.event("g-jl", "ltq-bs", fixed.replace("张伟", "李强"), message_id="again")]) \
+        == ["report_corrected"]
+    await h.drain()
+    h.expect_sent("已销号的仍为销号：#7（原#4）")
+    async with h.app.sessions() as s:
+        hazards = {hz.id: hz for hz in (await s.exec(select(Hazard))).all()}
+        history = [(e.action, e.note) for e in (await s.exec(
+            select(HazardEvent).where(HazardEvent.hazard_id == 7).order_by(col(HazardEvent.id)))).all()]
+    assert [hazards[i].status for i in (7, 8, 9)] == ["closed", "open", "rectified"]
+    assert hazards[7].evidence == "已送检合格" and hazards[7].closed_by == "ltq-bs" and hazards[7].deadline is None
+    assert history == [("found", "第3项已当场整改，第1、2项责令限期7日内整改"), ("closed", "沿用#4的销号：已送检合格")]
+    assert await h.say("g-jl", "ltq-bs", "@应急助手 隐患 龙潭区") == "hazard_list"
+    listed = h.expect_sent("龙潭区未整改隐患1处").text
+    assert "#8" in listed and "#7" not in listed

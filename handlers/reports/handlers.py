@@ -119,6 +119,8 @@ def reply_text(stored: Ingested, parsed: ParseResult, late: bool) -> str:
     if stored.open_ids:
         ids = stored.open_ids
         lines.append(f"待整改{len(ids)}处，编号{hazard_numbers(ids)}；整改后发“销号 编号 说明”。")
+    if stored.kept_closed:
+        lines.append("已销号的仍为销号：" + "、".join(f"#{new}（原#{old}）" for new, old in stored.kept_closed) + "。")
     if parsed.problems:
         lines.append("请补充：" + "；".join(parsed.problems) + "。补全后整条重发即自动更正。")
     return "\n".join(lines)

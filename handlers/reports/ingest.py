@@ -1,7 +1,7 @@
 """Keep a parsed report: the report, its records, one hazard row per hazard, and their history."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -29,6 +29,7 @@ class Ingested:
     open_ids: list[int]
     rectified: int
     hazards: int
+    kept_closed: list[tuple[int, int]] = field(default_factory=list)  # (new hazard, the closed one it continues)
 
 
 @dataclass
@@ -139,6 +140,12 @@ async def store_reports(conn: Any, drafts: list[Draft], writes: Writes | None = 
             replaced.setdefault(old, rid)
         now[:] = [r for r in now if r not in gone] + [(rid, bool(d.review))]
     who = {rid: d for d, rid in zip(drafts, report_ids, strict=True)}
+    # a hazard already closed (销号) stays closed in the report that corrects its report: the same enterprise
+    # and text, re-posted as the bot asks (补全后整条重发), must not come back open
+    closed_before: dict[Any, dict[tuple[str, str], tuple[Any, ...]]] = {}
+    if earlier := sorted(old for old in replaced if old not in who):
+        for row in (await read_all(conn, [(_CLOSED_OF, {"reports": earlier})]))[0]:
+            closed_before.setdefault(who[replaced[row[0]]].key, {}).setdefault((row[2], row[3]), row)
     reports, records, hazards, events, gone_events = [], [], [], [], []
     out = []
     for d, fixed, rid in zip(drafts, corrected, report_ids, strict=True):
@@ -157,6 +164,7 @@ async def store_reports(conn: Any, drafts: list[Draft], writes: Writes | None = 
         reports.append(report)
         done_report = Ingested(SimpleNamespace(**report), fixed, [], 0, 0)
         out.append(done_report)
+        closed_here = dict(closed_before.get(d.key, {}))  # each closed hazard continues once in this report
         for seq, rec in enumerate(p.records, 1):
             record_id = next(record_ids)
             enterprise = rec.enterprise[:200]
@@ -172,18 +180,25 @@ async def store_reports(conn: Any, drafts: list[Draft], writes: Writes | None = 
                 hid = next(hazard_ids)
                 own_note = rec.hazard_rectifications[i] if i < len(rec.hazard_rectifications) else None
                 note = own_note or rec.rectification
+                kept = None if by else closed_here.pop((enterprise, text), None)
+                _, old_id, _, _, closed_at, closed_by, evidence = kept or (None,) * 7
                 hazards.append({"id": hid, "report_id": rid, "record_id": record_id, "unit_id": unit_id,
                                 "region": report["region"], "enterprise": enterprise, "domain": rec.domain,
                                 "text": text, "found_on": p.date,
-                                "status": "superseded" if by else "rectified" if done[i] else "open",
-                                "deadline": None if done[i] else due[i], "rectification": note,
+                                "status": "superseded" if by else "closed" if kept else "rectified" if done[i] else "open",
+                                "deadline": None if done[i] or kept else due[i], "rectification": note,
+                                "closed_at": closed_at, "closed_by": closed_by, "evidence": evidence,
                                 "created_at": d.posted_at})
                 events.append({"hazard_id": hid, "at": d.posted_at, "actor": d.posted_by, "note": note,
                                "action": "rectified" if done[i] else "found"})
+                if kept:
+                    events.append({"hazard_id": hid, "at": d.posted_at, "actor": closed_by, "action": "closed",
+                                   "note": f"沿用#{old_id}的销号：{evidence or ''}"[:500]})
+                    done_report.kept_closed.append((hid, old_id))
                 if by:
                     gone_events.append(_gone(hid, who[by], by))
                 done_report.hazards += 1
-                if done[i]:
+                if done[i] or kept:
                     done_report.rectified += 1
                 else:
                     done_report.open_ids.append(hid)
@@ -213,6 +228,10 @@ def _gone(hazard_id: int, d: Draft, new: int) -> dict[str, Any]:
 _R, _H, _E = InspectionReport.__table__, Hazard.__table__, HazardEvent.__table__
 ACTIVE_REPORTS = Raw(select(_R.c.id, _R.c.unit_id, _R.c.region, _R.c.report_date, _R.c.round, _R.c.status)
                      .where(_R.c.active, _R.c.report_date.in_(bindparam("days", expanding=True))))
+_CLOSED_OF = Raw(select(_H.c.report_id, _H.c.id, _H.c.enterprise, _H.c.text, _H.c.closed_at, _H.c.closed_by,
+                        _H.c.evidence)
+                 .where(_H.c.report_id.in_(bindparam("reports", expanding=True)), _H.c.status == "closed")
+                 .order_by(_H.c.id))
 _SUPERSEDE_REPORT = Raw(update(_R).where(_R.c.id == bindparam("old"))
                         .values(active=False, superseded_by=bindparam("new")),
                         pg_many=("UPDATE inspection_reports AS r SET active = false, superseded_by = v.new "
