@@ -140,3 +140,10 @@ async def test_a_closed_hazard_stays_closed_when_its_report_is_corrected(h: Harn
     assert await h.say("g-jl", "ltq-bs", "@应急助手 隐患 龙潭区") == "hazard_list"
     listed = h.expect_sent("龙潭区未整改隐患1处").text
     assert "#8" in listed and "#7" not in listed
+
+
+async def test_a_report_dated_after_it_was_sent_is_queried(h: Harness) -> None:
+    assert await h.say("g-jl", "ltq-bs", LONGTAN.replace("3月13日", "3月20日")) == "report"  # sent on 3月16日
+    assert "检查日期晚于发送日期，请核对" in h.expect_sent("已登记 吉林市龙潭区 3月20日").text
+    assert await h.say("g-jl", "hd-bs", LONGTAN.replace("吉林市龙潭区", "桦甸市").replace("龙潭区", "桦甸市")) == "report"
+    assert "晚于" not in h.expect_sent("已登记 桦甸市 3月13日").text
