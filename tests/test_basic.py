@@ -41,7 +41,9 @@ async def test_slash_and_hash_commands_and_private_chat(h: Harness) -> None:
 
 async def test_unknown_command_gets_a_hint_not_silence(h: Harness) -> None:
     assert await h.say("anwei", "shenlx", "@应急助手 给我唱首歌") == "unknown_command"
-    h.expect_sent("没听懂“给我唱首歌”")
+    h.expect_sent("没听懂“给我唱首歌”。发“@应急助手 帮助”查看可用指令")
+    assert await h.dm("liwd", "你好") == "unknown_command"
+    h.expect_sent("没听懂“你好”。发“帮助”查看可用指令", chat="dm:liwd")
     await h.say("g-jl", "ltq-bs", "@应急助手 ")  # only the mention
     assert "没听懂" not in h.expect_sent("需要什么请@我并写明指令").text
 

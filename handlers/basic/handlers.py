@@ -93,7 +93,8 @@ def fallback_router() -> Router:
             outbox.reply(event, templates.render("bare_mention"))
             return "bare_mention"
         shown = text if len(text) <= 20 else text[:20] + "…"
-        outbox.reply(event, templates.render("unknown_command", text=shown or "（空）"))
+        ask = f"@{templates.defaults['bot']} 帮助" if event.is_group else "帮助"  # a private chat needs no mention
+        outbox.reply(event, templates.render("unknown_command", text=shown or "（空）", ask=ask))
         return "unknown_command"
 
     return fallback
