@@ -16,7 +16,7 @@ async def test_help_lists_what_the_bot_does(h: Harness) -> None:
 
 async def test_help_for_one_command_gives_its_usage_only(h: Harness) -> None:
     assert await h.say("chuzhang", "liuql", "@应急助手 帮助 隐患") == "help"
-    msg = h.expect_sent("隐患清单 [地区] [领域]")
+    msg = h.expect_sent("隐患清单 [地区/全省] [领域]")
     assert "我是应急助手" not in msg.text and all(line.startswith("· ") for line in msg.text.split("\u2005", 1)[1].splitlines())
 
 

@@ -142,6 +142,10 @@ async def test_queries(h: Harness) -> None:
         assert await h.say("chuzhang", "liuql", f"@应急助手 隐患 {args}") == "hazard_list_unknown"
         assert "全省" not in h.expect_sent(f"没有找到“{word}”").text
     assert await h.say("chuzhang", "liuql", "@应急助手 隐患清单 全省 危化") == "hazard_list"
+    await h.say("g-jl", "jl-bs", "@应急助手 隐患")  # in a city's group: that city, unless 全省 is asked for
+    h.expect_sent("吉林市未整改隐患", chat="g-jl")
+    await h.say("g-jl", "jl-bs", "@应急助手 隐患 全省")
+    h.expect_sent("全省未整改隐患", chat="g-jl")
     assert await h.say("chuzhang", "liuql", "@应急助手 统计 北京市") == "stats_unknown"
     h.expect_sent("没有找到地区“北京市”")
     assert await h.say("chuzhang", "liuql", "@应急助手 统计 上周 吉林市龙潭区") == "stats"

@@ -87,7 +87,7 @@ def unknown_words(args: str, directory: Directory) -> str | None:
     return rest[:20] or None
 
 
-@router.message(Command("隐患清单", "隐患列表", "未整改隐患", usage="隐患清单 [地区] [领域]：未整改隐患"))
+@router.message(Command("隐患清单", "隐患列表", "未整改隐患", usage="隐患清单 [地区/全省] [领域]：未整改隐患（市县群里默认本地）"))
 @router.message(Command("隐患", prefix_only=True))  # what people type for the list: `隐患`, `隐患 吉林市`
 async def list_open(event: InboundMessage, args: str, session: AsyncSession, directory: Directory, outbox: Outbox,
                     app: Any) -> str:
@@ -95,6 +95,10 @@ async def list_open(event: InboundMessage, args: str, session: AsyncSession, dir
         outbox.reply(event, f"没有找到“{unknown}”。请写本省的市县名称或领域，如“隐患清单 吉林市 危化品”。")
         return "hazard_list_unknown"
     region = next((r for _, _, r in directory.regions.find_all(args) if r.level != "province"), None)
+    group = directory.group(event.transport, event.chat_id) if event.is_group else None
+    if region is None and "全省" not in args and group is not None and group.region:  # a city's group: its city
+        region = directory.regions.by_key.get(group.region)
+        region = region if region is not None and region.level != "province" else None
     domain = domain_in(args)
     q = select(Hazard).where(Hazard.status == "open").order_by(col(Hazard.deadline).is_(None), col(Hazard.deadline),
                                                               col(Hazard.id))
