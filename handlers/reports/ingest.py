@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import bindparam, insert, literal, select, update
+from sqlalchemy import bindparam, exists, insert, literal, select, update
 from sqlmodel import col
 from sqlmodel import select as model_select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -118,7 +118,8 @@ async def store_reports(conn: Any, drafts: list[Draft], writes: Writes | None = 
         active = (await read_all(conn, [(ACTIVE_REPORTS, {"days": sorted({d.parsed.date for d in drafts})})]))[0]
     # per key, the active reports (id, 待核对?) in the order they came
     live: dict[Any, list[tuple[int, bool]]] = {}
-    for r_id, unit_id, region, day, round_no, status in active:
+    has_closed = {row[0] for row in active if row[6]}
+    for r_id, unit_id, region, day, round_no, status, _ in active:
         for k in (("unit", unit_id, day, round_no), ("region", region, day, round_no)):
             live.setdefault(k, []).append((r_id, status == NEEDS_REVIEW))
     n_records = sum(len(d.parsed.records) for d in drafts)
@@ -143,7 +144,7 @@ async def store_reports(conn: Any, drafts: list[Draft], writes: Writes | None = 
     # a hazard already closed (销号) stays closed in the report that corrects its report: the same enterprise
     # and text, re-posted as the bot asks (补全后整条重发), must not come back open
     closed_before: dict[Any, dict[tuple[str, str], tuple[Any, ...]]] = {}
-    if earlier := sorted(old for old in replaced if old not in who):
+    if earlier := sorted(old for old in replaced if old not in who and old in has_closed):
         for row in (await read_all(conn, [(_CLOSED_OF, {"reports": earlier})]))[0]:
             closed_before.setdefault(who[replaced[row[0]]].key, {}).setdefault((row[2], row[3]), row)
     reports, records, hazards, events, gone_events = [], [], [], [], []
@@ -226,7 +227,9 @@ def _gone(hazard_id: int, d: Draft, new: int) -> dict[str, Any]:
 
 
 _R, _H, _E = InspectionReport.__table__, Hazard.__table__, HazardEvent.__table__
-ACTIVE_REPORTS = Raw(select(_R.c.id, _R.c.unit_id, _R.c.region, _R.c.report_date, _R.c.round, _R.c.status)
+# with whether a report has a closed hazard: only then is a correction's read of them needed (a round trip)
+ACTIVE_REPORTS = Raw(select(_R.c.id, _R.c.unit_id, _R.c.region, _R.c.report_date, _R.c.round, _R.c.status,
+                            exists().where(_H.c.report_id == _R.c.id, _H.c.status == "closed"))
                      .where(_R.c.active, _R.c.report_date.in_(bindparam("days", expanding=True))))
 _CLOSED_OF = Raw(select(_H.c.report_id, _H.c.id, _H.c.enterprise, _H.c.text, _H.c.closed_at, _H.c.closed_by,
                         _H.c.evidence)
