@@ -21,7 +21,8 @@ from bot.events import InboundMessage
 from handlers.reports.bounded import read_result, text_to_read
 from handlers.reports.lane import HANDLER, NOT_MINE, Item, ReportBatcher, item_of, takeable
 
-CHUNK = 128  # messages read, then committed, together at most (small: the first commit comes soon)
+CHUNK = 192  # messages read, then committed, together at most (small: the first commit comes soon; with two
+# parse workers 192 read a little faster than 128: A/B 0.67 vs 0.62 on SQLite, 0.51 vs 0.50 on PostgreSQL)
 READERS = 2  # chunks read side by side: the parse worker gets the next job while a chunk is being decided
 READ_AHEAD = 2  # chunks read and waiting for their commit at most (a slow database holds the reading back)
 _LEFT = object()  # a text the reader gave up on (over the budget, or it broke the parser)
