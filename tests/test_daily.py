@@ -146,6 +146,10 @@ async def test_queries(h: Harness) -> None:
     h.expect_sent("吉林市未整改隐患", chat="g-jl")
     await h.say("g-jl", "jl-bs", "@应急助手 隐患 全省")
     h.expect_sent("全省未整改隐患", chat="g-jl")
+    await h.say("g-jl", "jl-bs", "@应急助手 隐患 吉林省")
+    h.expect_sent("全省未整改隐患", chat="g-jl")
+    assert await h.say("g-jl", "jl-bs", "@应急助手 隐患\u3000龙潭区") == "hazard_list"  # a full-width space
+    h.expect_sent("吉林市龙潭区", chat="g-jl")
     assert await h.say("chuzhang", "liuql", "@应急助手 统计 北京市") == "stats_unknown"
     h.expect_sent("没有找到地区“北京市”")
     assert await h.say("chuzhang", "liuql", "@应急助手 统计 上周 吉林市龙潭区") == "stats"
@@ -176,7 +180,9 @@ async def test_close_a_hazard_and_keep_its_history(h: Harness) -> None:
     await h.say("g-jl", "hd-bs", f"@应急助手 销号 {hz.id}")
     h.expect_sent("请写明整改说明")
     wide = str(hz.id).translate(str.maketrans("0123456789", "０１２３４５６７８９"))  # as an input method types it
-    await h.say("g-jl", "hd-bs", f"@应急助手 销号 {wide} 已更换报警器并检定合格")
+    assert await h.say("g-jl", "hd-bs", f"@应急助手 销号 {hz.id}、{hz.id + 1} 已整改") == "close_bad"
+    h.expect_sent(f"一次销号一处，请分别发送，如：销号 {hz.id} 整改说明")
+    await h.say("g-jl", "hd-bs", f"@应急助手 销号 ＃{wide}\u3000已更换报警器并检定合格")
     h.expect_sent(f"已销号 #{hz.id}")
     await h.say("g-jl", "hd-bs", f"@应急助手 销号 {hz.id} 已更换")
     h.expect_sent(f"#{hz.id} 已销号，无需重复操作")

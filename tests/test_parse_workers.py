@@ -123,7 +123,8 @@ async def test_reports_read_in_a_worker_are_stored_as_read_in_threads(settings: 
                 assert workers(h.app).killed == workers(h.app).replaced == 0 and workers(h.app).up == 1
     assert len(results[0]) == len(texts) + 3
     assert results[0]["broken"][0] == "report_unreadable"
-    assert sum(len(v) > 2 for v in results[0].values()) >= 8  # reports stored (others refused: not their region)
+    # reports stored (others refused: not their region, or dated after the clock's 3月16日)
+    assert sum(len(v) > 2 for v in results[0].values()) >= 7
     assert results[1] == results[0]
     assert sent[1] == sent[0]
 

@@ -140,10 +140,22 @@ async def test_a_closed_hazard_stays_closed_when_its_report_is_corrected(h: Harn
     assert await h.say("g-jl", "ltq-bs", "@应急助手 隐患 龙潭区") == "hazard_list"
     listed = h.expect_sent("龙潭区未整改隐患1处").text
     assert "#8" in listed and "#7" not in listed
+    # the closed hazard worded otherwise in the next correction: open again, and the reply says why
+    assert await h.say("g-jl", "ltq-bs", fixed.replace("未按期检定", "未按期进行检定")) == "report_corrected"
+    msg = h.expect_sent("原#7已销号，但更正后的日报里写法有变或已删去，销号不再沿用")
+    assert "待整改2处，编号#10、#11" in msg.text
 
 
-async def test_a_report_dated_after_it_was_sent_is_queried(h: Harness) -> None:
-    assert await h.say("g-jl", "ltq-bs", LONGTAN.replace("3月13日", "3月20日")) == "report"  # sent on 3月16日
-    assert "检查日期晚于发送日期，请核对" in h.expect_sent("已登记 吉林市龙潭区 3月20日").text
-    assert await h.say("g-jl", "hd-bs", LONGTAN.replace("吉林市龙潭区", "桦甸市").replace("龙潭区", "桦甸市")) == "report"
-    assert "晚于" not in h.expect_sent("已登记 桦甸市 3月13日").text
+async def test_a_report_dated_after_it_was_sent_is_not_registered(h: Harness) -> None:
+    """A slip (3月20日 sent on 3月16日): not registered, as the corrected re-post would be another day's report and
+    the wrong one would stay with its hazards."""
+    from tests.test_report_lane import one_batch
+
+    assert await h.say("g-jl", "ltq-bs", LONGTAN.replace("3月13日", "3月20日")) == "report_future_date"
+    h.expect_sent("检查日期3月20日晚于今天（3月16日），未登记。请改正日期后整条重发。")
+    assert await h.say("g-jl", "ltq-bs", LONGTAN.replace("3月13日", "2027年3月13日")) == "report_future_date"
+    h.expect_sent("检查日期2027年3月13日晚于今天")
+    assert await one_batch(h.app, [h.event("g-jl", "ltq-bs", LONGTAN.replace("3月13日", "3月17日"), message_id="b")]) \
+        == ["report_future_date"]
+    assert await h.say("g-jl", "ltq-bs", LONGTAN) == "report"
+    assert len(await reports(h)) == 1

@@ -38,7 +38,7 @@ class Command:
         if text is None:
             return False
         for name in self.names:
-            if text == name or (text.startswith(name) and (not self.prefix_only or text[len(name):][:1] in " ：:")):
+            if text == name or (text.startswith(name) and (not self.prefix_only or text[len(name):][:1] in " ：:\u3000\u2005")):
                 return {"command": name, "args": text[len(name):].strip(" ：:\u2005\u3000")}
         return False
 

@@ -41,11 +41,15 @@ def may_close(person: Person | None, hz: Hazard, directory: Directory) -> bool:
 @router.message(CLOSE)
 async def close(event: InboundMessage, args: str, person: Person | None, session: AsyncSession, outbox: Outbox,
                 directory: Directory) -> str:
+    args = unicodedata.normalize("NFKC", args)  # ＃７, full-width digits and spaces, as Chinese keyboards type them
     m = re.match(r"#?\s*(\d+)\s*[，,：:\s]*(.*)", args, re.S)
     if not m:
         outbox.reply(event, "格式：销号 隐患编号 整改说明，如：销号 12 已更换报警器并检定合格")
         return "close_bad"
-    number = unicodedata.normalize("NFKC", m.group(1))  # full-width digits, as Chinese input methods type them
+    if re.match(r"[、，,]?\s*#?\s*\d+(?=\s|$|[、，,])", m.group(2)):  # 销号 141、142 …: one number at a time
+        outbox.reply(event, f"一次销号一处，请分别发送，如：销号 {m.group(1)} 整改说明")
+        return "close_bad"
+    number = m.group(1)
     if len(number) > 9 or not number.isascii():  # beyond any id the database holds
         outbox.reply(event, f"没有编号为 #{number[:12]}{'…' if len(number) > 12 else ''} 的隐患。发“隐患清单”查看编号。")
         return "close_unknown"
@@ -96,7 +100,8 @@ async def list_open(event: InboundMessage, args: str, session: AsyncSession, dir
         return "hazard_list_unknown"
     region = next((r for _, _, r in directory.regions.find_all(args) if r.level != "province"), None)
     group = directory.group(event.transport, event.chat_id) if event.is_group else None
-    if region is None and "全省" not in args and group is not None and group.region:  # a city's group: its city
+    province = "全省" in args or any(r.level == "province" for _, _, r in directory.regions.find_all(args))
+    if region is None and not province and group is not None and group.region:  # a city's group: its city
         region = directory.regions.by_key.get(group.region)
         region = region if region is not None and region.level != "province" else None
     domain = domain_in(args)

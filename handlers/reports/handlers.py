@@ -66,6 +66,9 @@ async def report(
     if not may_report(person):
         outbox.reply(event, templates.render("not_a_reporter"))
         return "report_denied"
+    if (ahead := future_date(parsed, event)) is not None:
+        outbox.reply(event, ahead)
+        return "report_future_date"
     parsed_report = parsed.report
     unit = resolve_unit(parsed_report, person, directory)
     region = unit.region if unit else directory.regions.canonical(parsed_report.region)
@@ -83,6 +86,17 @@ async def report(
         return "report_review"
     outbox.reply(event, reply_text(stored, parsed, late))
     return "report_corrected" if stored.corrected else "report"
+
+
+def future_date(parsed: ParseResult, event: InboundMessage) -> str | None:
+    """A report dated after the day it was sent (12月20日 on 11月24日) is a slip: not registered (a re-post
+    with the right date would be another day's report, and the wrong one would stay), the sender told why."""
+    r = parsed.report
+    today = event.received_at.date()
+    if r is None or not r.dated or r.date <= today:
+        return None
+    day = f"{r.date.year}年{r.date.month}月{r.date.day}日" if r.date.year != today.year else f"{r.date.month}月{r.date.day}日"
+    return f"检查日期{day}晚于今天（{today.month}月{today.day}日），未登记。请改正日期后整条重发。"
 
 
 def may_report(person: Person) -> bool:
@@ -121,6 +135,9 @@ def reply_text(stored: Ingested, parsed: ParseResult, late: bool) -> str:
         lines.append(f"待整改{len(ids)}处，编号{hazard_numbers(ids)}；整改后发“销号 编号 说明”。")
     if stored.kept_closed:
         lines.append("已销号的仍为销号：" + "、".join(f"#{new}（原#{old}）" for new, old in stored.kept_closed) + "。")
+    if stored.closed_lost:
+        lines.append(f"原{hazard_numbers(stored.closed_lost)}已销号，但更正后的日报里写法有变或已删去，销号不再沿用；"
+                     "仍存在的隐患已列入待整改，如已整改请重新销号。")
     if parsed.problems:
         lines.append("请补充：" + "；".join(parsed.problems) + "。补全后整条重发即自动更正。")
     return "\n".join(lines)

@@ -30,6 +30,7 @@ class Ingested:
     rectified: int
     hazards: int
     kept_closed: list[tuple[int, int]] = field(default_factory=list)  # (new hazard, the closed one it continues)
+    closed_lost: list[int] = field(default_factory=list)  # closed hazards of the replaced report not found again
 
 
 @dataclass
@@ -203,6 +204,8 @@ async def store_reports(conn: Any, drafts: list[Draft], writes: Writes | None = 
                     done_report.rectified += 1
                 else:
                     done_report.open_ids.append(hid)
+        if not by:  # worded otherwise now (or gone): the reporter must hear the 销号 no longer holds
+            done_report.closed_lost = sorted(row[1] for row in closed_here.values())
     writes.insert(R, reports)
     writes.insert(InspectionRecord, records)
     writes.insert(Hazard, hazards)

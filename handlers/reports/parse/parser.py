@@ -38,15 +38,10 @@ _INSPECTED_BY = re.compile(r"(?P<unit>[^\s：:，,。（(]{2,20}?)\s*(?P<n>\d+|[
 _FOOTER_TOTALS = re.compile(r"(?m)^\s*(?:合计|共计|总计|汇总)[:：]?.*$")
 
 
-FUTURE = "检查日期晚于发送日期，请核对"
-
-
 def _settled(result: ParseResult, at: datetime) -> ParseResult:
     if result.report is not None:
         for rec in result.report.records:
             settle(rec, result.report.date)
-        if result.report.dated and result.report.date > at.date():  # 12月20日 sent on 11月24日: a slip
-            result.problems.append(FUTURE)
     return result
 
 
