@@ -98,9 +98,10 @@ async def list_open(event: InboundMessage, args: str, session: AsyncSession, dir
     if unknown := unknown_words(args, directory):
         outbox.reply(event, f"没有找到“{unknown}”。请写本省的市县名称或领域，如“隐患清单 吉林市 危化品”。")
         return "hazard_list_unknown"
-    region = next((r for _, _, r in directory.regions.find_all(args) if r.level != "province"), None)
+    named = [r for _, _, r in directory.regions.find_all(args)]
+    region = next((r for r in named if r.level != "province"), None)
     group = directory.group(event.transport, event.chat_id) if event.is_group else None
-    province = "全省" in args or any(r.level == "province" for _, _, r in directory.regions.find_all(args))
+    province = "全省" in args or any(r.level == "province" for r in named)
     if region is None and not province and group is not None and group.region:  # a city's group: its city
         region = directory.regions.by_key.get(group.region)
         region = region if region is not None and region.level != "province" else None

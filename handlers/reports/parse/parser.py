@@ -38,7 +38,7 @@ _INSPECTED_BY = re.compile(r"(?P<unit>[^\s：:，,。（(]{2,20}?)\s*(?P<n>\d+|[
 _FOOTER_TOTALS = re.compile(r"(?m)^\s*(?:合计|共计|总计|汇总)[:：]?.*$")
 
 
-def _settled(result: ParseResult, at: datetime) -> ParseResult:
+def _settled(result: ParseResult) -> ParseResult:
     if result.report is not None:
         for rec in result.report.records:
             settle(rec, result.report.date)
@@ -58,17 +58,16 @@ class Parser:
             return ParseResult("command")
         table = split_tsv(t)
         if table is not None:
-            return _settled(self._table_report(*table, at), at)
+            return _settled(self._table_report(*table, at))
         body = classify.strip_ack_prefix(t)
         fields = find_fields(body)  # once: the probe and the parse read the same labels
         if not self.looks_like_report(body, fields):
             return ParseResult("ack" if classify.is_ack(t) else "chatter")
-        return _settled(self._report(body, at, fields), at)
+        return _settled(self._report(body, at, fields))
 
     def parse_xlsx(self, path: Path, caption: str, at: datetime) -> ParseResult:
         title, rows, after = read_xlsx(path)
-        at = at.astimezone(TZ)
-        return _settled(self._table_report(f"{caption}\n{title}".strip(), rows, after, at), at)
+        return _settled(self._table_report(f"{caption}\n{title}".strip(), rows, after, at.astimezone(TZ)))
 
     def looks_like_report(self, t: str, fields: list[Field] | None = None) -> bool:
         fields = find_fields(t) if fields is None else fields
