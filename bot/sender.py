@@ -67,11 +67,12 @@ _SENT = (update(T).where(T.c.id == bindparam("_id"), T.c.lease == bindparam("_le
                          or_(T.c.status == "pending", T.c.status == "sending"))  # no IN: executemany
          .values(status="sent", sent_at=bindparam("_at"), transport_message_id=bindparam("_mid"), last_error=None,
                  lease_until=None))
-# the same writes as one set-based statement each (PostgreSQL), sent on their own (`models.db.write_alone`)
+# the same writes as one set-based statement each (PostgreSQL; `= ANY($1)` besides the join: an index lookup
+# of the rows named, not a scan of the table, see `handlers.reports.lane._OUTCOME`), sent on their own (`models.db.write_alone`)
 _SENT_RAW = Raw(_SENT, pg_many=(
     "UPDATE outbox AS o SET status = 'sent', sent_at = v.at, transport_message_id = v.mid, last_error = NULL, "
     "lease_until = NULL FROM unnest($1::int[], $2::int[], $3::timestamp[], $4::text[]) AS v(id, lease, at, mid) "
-    "WHERE o.id = v.id AND o.lease = v.lease AND o.status IN ('pending', 'sending')", ("_id", "_lease", "_at", "_mid")))
+    "WHERE o.id = v.id AND o.id = ANY($1) AND o.lease = v.lease AND o.status IN ('pending', 'sending')", ("_id", "_lease", "_at", "_mid")))
 _DUE_PG = "((status = 'pending' AND next_attempt_at <= $2) OR (status = 'sending' AND lease_until < $2))"
 _CLAIM_PG = (f"UPDATE outbox SET status = 'sending', lease = lease + 1, lease_until = $3 WHERE id IN "
              f"(SELECT id FROM outbox WHERE id = ANY($1::int[]) AND {_DUE_PG} FOR UPDATE SKIP LOCKED) AND {_DUE_PG} "

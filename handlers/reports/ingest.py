@@ -238,10 +238,12 @@ _CLOSED_OF = Raw(select(_H.c.report_id, _H.c.id, _H.c.enterprise, _H.c.text, _H.
                         _H.c.evidence)
                  .where(_H.c.report_id.in_(bindparam("reports", expanding=True)), _H.c.status == "closed")
                  .order_by(_H.c.id))
+# `= ANY($1)` besides the join: an index lookup of the rows named (see `handlers.reports.lane._OUTCOME`)
 _SUPERSEDE_REPORT = Raw(update(_R).where(_R.c.id == bindparam("old"))
                         .values(active=False, superseded_by=bindparam("new")),
                         pg_many=("UPDATE inspection_reports AS r SET active = false, superseded_by = v.new "
-                                 "FROM unnest($1::int[], $2::int[]) AS v(old, new) WHERE r.id = v.old", ("old", "new")))
+                                 "FROM unnest($1::int[], $2::int[]) AS v(old, new) WHERE r.id = v.old AND r.id = ANY($1)",
+                                 ("old", "new")))
 # a replaced report's hazards, one index lookup per report whatever the statistics say: right after a burst
 # (never analysed) the planner read the whole table for `report_id = ANY(...)` or a join (OFFSET 0: not
 # flattened into one)

@@ -54,10 +54,12 @@ class Item:
 
 
 _ob, _wt, _raw = Obligation.__table__, Warning.__table__, RawMessage.__table__
+# `r.id = ANY($1)` as well as the join: the rows named are found by their index whatever the statistics say
+# (with the join alone the planner read the whole table to hash it, a cost that grows with the table)
 _OUTCOME = Raw(update(_raw).where(_raw.c.id == bindparam("rid"))
                .values(outcome=bindparam("out"), handler=bindparam("h"), error=None),
                pg_many=("UPDATE raw_messages AS r SET outcome = v.out, handler = v.h, error = NULL "
-                        "FROM unnest($1::int[], $2::text[], $3::text[]) AS v(rid, out, h) WHERE r.id = v.rid",
+                        "FROM unnest($1::int[], $2::text[], $3::text[]) AS v(rid, out, h) WHERE r.id = v.rid AND r.id = ANY($1)",
                         ("rid", "out", "h")))
 _ANSWERABLE = Raw(select(_ob.c.person_id, _ob.c.state).join(_wt, _wt.c.id == _ob.c.warning_id)
                .where(_ob.c.person_id.in_(bindparam("people", expanding=True)),

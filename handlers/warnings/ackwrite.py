@@ -32,7 +32,7 @@ WITH new_raw AS (
     UPDATE obligations o SET state = 'acked', acked_at = a.at, ack_channel = a.channel, ack_text = a.text
     FROM unnest(CAST(:oid AS integer[]), CAST(:at AS timestamp[]), CAST(:channel AS varchar[]),
                 CAST(:ack_text AS varchar[])) AS a(oid, at, channel, text)
-    WHERE o.id = a.oid
+    WHERE o.id = a.oid AND o.id = ANY(CAST(:oid AS integer[]))
 ), records AS (
     INSERT INTO call_records (warning_id, obligation_id, person_id, at, direction, channel, text)
     SELECT c.warning_id, c.oid, c.person_id, c.at, 'in', 'ack', c.text
