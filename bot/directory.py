@@ -24,6 +24,10 @@ class Directory:
         self.people = {p.id: p for p in cfg.people}
         self.units = {u.id: u for u in cfg.units}
         self.groups = {g.id: g for g in cfg.groups}
+        self._bureau: dict[str, Unit] = {}  # a region's bureau (the first configured): every report looks it up
+        for u in cfg.units:
+            if u.kind == "bureau":
+                self._bureau.setdefault(u.region, u)
         self._person_by_tid: dict[tuple[str, str], Person] = {}
         self._group_by_tid: dict[tuple[str, str], Group] = {}
         for p in cfg.people:
@@ -41,6 +45,9 @@ class Directory:
 
     def group(self, transport: str, chat_id: str) -> Group | None:
         return self._group_by_tid.get((transport, chat_id))
+
+    def bureau(self, region: str) -> Unit | None:
+        return self._bureau.get(region)
 
     # -- the YAML seed under run-time routing edits (bot/routing.py)
     def has(self, kind: str, config_id: str) -> bool:

@@ -20,7 +20,7 @@ from bot.app import App, create_app
 from bot.clock import FakeClock
 from bot.events import Attachment
 from bot.settings import ROOT, Settings
-from handlers.reports.workers import ParseWorkers
+from handlers.reports.workers import NICE, ParseWorkers
 from models.core import RawMessage
 from models.reports import Hazard, InspectionRecord, InspectionReport
 from tests.conftest import START
@@ -131,7 +131,8 @@ async def test_reports_read_in_a_worker_are_stored_as_read_in_threads(settings: 
 
 async def test_a_burst_reads_on_every_worker_at_once(settings: Settings, clock: FakeClock, tmp_path: Path) -> None:
     """Two workers: two chunks of a burst are parsed side by side (one at a time left a core idle while the
-    event loop waited on the database), each by its own worker, and read as one worker reads them."""
+    event loop waited on the database), each by its own worker, and read as one worker reads them; the workers
+    run below the bot's priority."""
     texts = [(json.loads(x)["text"], START) for x in SAMPLES.read_text(encoding="utf-8").splitlines() if x.strip()]
     async with bot(settings, clock, tmp_path, 2) as h:
         pool, reader = workers(h.app), h.app.data["report_batcher"].reader
@@ -146,6 +147,9 @@ async def test_a_burst_reads_on_every_worker_at_once(settings: Settings, clock: 
         pool.run = counted  # type: ignore[method-assign]
         first, second = await asyncio.gather(reader.parse_many(texts), reader.parse_many(texts))
         assert max(in_flight) == 2 and pool.up == 2 and pool.killed == pool.replaced == 0
+        # below the bot's priority: the event loop and the database come first
+        own = os.getpriority(os.PRIO_PROCESS, 0)
+        assert all(os.getpriority(os.PRIO_PROCESS, w.pid) == min(19, own + NICE) for w in list(pool.idle._queue))
     assert first == second and sum(r is not None and r.report is not None for r in first) >= 20
 
 

@@ -62,11 +62,7 @@ class Draft:
 def resolve_unit(parsed: Report, person: Person | None, directory: Directory) -> Unit | None:
     """The configured unit the report is for: by the region it names, else the poster's unit."""
     region = directory.regions.canonical(parsed.region)
-    if region:
-        bureaus = [u for u in directory.cfg.units if u.region == region and u.kind == "bureau"]
-        if bureaus:
-            return bureaus[0]
-    return directory.unit_of(person)
+    return (directory.bureau(region) if region else None) or directory.unit_of(person)
 
 
 def report_deadline(day: date, cfg: Config, calendar: WorkCalendar) -> datetime:
