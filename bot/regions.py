@@ -102,6 +102,14 @@ class RegionTree:
                 return m.group()
         return None
 
+    def like(self, word: str, limit: int = 2) -> list[str]:
+        """Our places whose name begins with `word`, for "did you mean" (吉林 → 吉林市, 全省): cities first,
+        then the province (shown as 全省), then counties; each once."""
+        rank = {"city": 0, "province": 1, "county": 2}
+        found = {key for name, key in self._names.items() if len(word) >= 2 and name.startswith(word) and name != word}
+        ordered = sorted((self.by_key[k] for k in found), key=lambda r: (rank[r.level], len(r.key), r.key))
+        return ["全省" if r.key == PROVINCE_LEVEL else r.key for r in ordered][:limit]
+
     def contains(self, outer: str, inner: str) -> bool:
         """Is region `inner` inside (or equal to) region `outer`?"""
         r = self.by_key.get(inner)

@@ -141,6 +141,8 @@ async def test_queries(h: Harness) -> None:
     for args, word in (("北京市", "北京市"), ("abc", "abc"), ("吉林市 消防", "消防")):
         assert await h.say("chuzhang", "liuql", f"@应急助手 隐患 {args}") == "hazard_list_unknown"
         assert "全省" not in h.expect_sent(f"没有找到“{word}”").text
+    assert await h.say("chuzhang", "liuql", "@应急助手 隐患 吉林") == "hazard_list_unknown"  # the city, or the province?
+    assert "您是指吉林市还是全省？" in h.expect_sent("没有找到“吉林”").text
     assert await h.say("chuzhang", "liuql", "@应急助手 隐患清单 全省 危化") == "hazard_list"
     await h.say("g-jl", "jl-bs", "@应急助手 隐患")  # in a city's group: that city, unless 全省 is asked for
     h.expect_sent("吉林市未整改隐患", chat="g-jl")

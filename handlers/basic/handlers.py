@@ -10,6 +10,7 @@ from bot.events import InboundMessage
 from bot.outbox import Outbox
 from bot.templates import Templates
 from bot.text import command_text
+from handlers.reports.parse.classify import is_ack
 
 router = Router(__name__, "基本")
 
@@ -92,6 +93,9 @@ def fallback_router() -> Router:
         if not text.strip():  # only the mention: an answer, not "没听懂（空）"
             outbox.reply(event, templates.render("bare_mention"))
             return "bare_mention"
+        if is_ack(text):  # 收到 with nothing open (answered already, or the warning is over): not 没听懂
+            outbox.reply(event, templates.render("nothing_to_answer"))
+            return "nothing_to_answer"
         shown = text if len(text) <= 20 else text[:20] + "…"
         ask = f"@{templates.defaults['bot']} 帮助" if event.is_group else "帮助"  # a private chat needs no mention
         outbox.reply(event, templates.render("unknown_command", text=shown or "（空）", ask=ask))

@@ -96,7 +96,10 @@ def unknown_words(args: str, directory: Directory) -> str | None:
 async def list_open(event: InboundMessage, args: str, session: AsyncSession, directory: Directory, outbox: Outbox,
                     app: Any) -> str:
     if unknown := unknown_words(args, directory):
-        outbox.reply(event, f"没有找到“{unknown}”。请写本省的市县名称或领域，如“隐患清单 吉林市 危化品”。")
+        if like := directory.regions.like(unknown):  # 隐患 吉林: 吉林市, or the province?
+            outbox.reply(event, f"没有找到“{unknown}”。您是指{'还是'.join(like)}？请写全称，如“隐患 {like[0]}”。")
+        else:
+            outbox.reply(event, f"没有找到“{unknown}”。请写本省的市县名称或领域，如“隐患清单 吉林市 危化品”。")
         return "hazard_list_unknown"
     named = [r for _, _, r in directory.regions.find_all(args)]
     region = next((r for r in named if r.level != "province"), None)
