@@ -154,6 +154,8 @@ async def test_queries(h: Harness) -> None:
     h.expect_sent("吉林市龙潭区", chat="g-jl")
     assert await h.say("chuzhang", "liuql", "@应急助手 统计 北京市") == "stats_unknown"
     h.expect_sent("没有找到地区“北京市”")
+    assert await h.say("chuzhang", "liuql", "@应急助手 统计 上周 吉林") == "stats_unknown"
+    assert "您是指吉林市还是全省？" in h.expect_sent("没有找到“吉林”").text
     assert await h.say("chuzhang", "liuql", "@应急助手 统计 上周 吉林市龙潭区") == "stats"
 
 

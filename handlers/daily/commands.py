@@ -90,6 +90,10 @@ async def stats(event: InboundMessage, args: str, session: AsyncSession, directo
     if place := directory.regions.unknown_place(args):  # never the whole province's figures for 北京市
         outbox.reply(event, f"没有找到地区“{place}”。请写本省的市县名称，如“统计 本周 吉林市”。")
         return "stats_unknown"
+    for word in re.split(r"[\s，,、。；;]+", args.strip()):  # 统计 吉林: 吉林市, or the province?
+        if word and directory.regions.resolve(word) is None and (like := directory.regions.like(word)):
+            outbox.reply(event, f"没有找到“{word}”。您是指{'还是'.join(like)}？请写全称，如“统计 本周 {like[0]}”。")
+            return "stats_unknown"
     start, end, label = _period(args, event.received_at)
     region = next((r for _, _, r in directory.regions.find_all(args) if r.level != "province"), None)
     rows = (await session.exec(select(InspectionReport).where(
