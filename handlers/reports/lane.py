@@ -55,7 +55,8 @@ class Item:
 
 _ob, _wt, _raw = Obligation.__table__, Warning.__table__, RawMessage.__table__
 # `r.id = ANY($1)` as well as the join: the rows named are found by their index whatever the statistics say
-# (with the join alone the planner read the whole table to hash it, a cost that grows with the table)
+# (with the join alone, while the table was small or its statistics behind, the planner read all of it to hash
+# it: 8.6 ms for 500 rows of 8,300, 5.2 ms with it; on 300,000 rows both take the index)
 _OUTCOME = Raw(update(_raw).where(_raw.c.id == bindparam("rid"))
                .values(outcome=bindparam("out"), handler=bindparam("h"), error=None),
                pg_many=("UPDATE raw_messages AS r SET outcome = v.out, handler = v.h, error = NULL "
