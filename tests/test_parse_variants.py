@@ -135,3 +135,12 @@ def test_team_count_written_after_the_noun(parser: Parser) -> None:
                      "1、通榆县鑫盛建材有限公司，问题：配电箱无门。整改情况：已整改。检查人员：赵六、钱七\n"
                      "2、通榆县金源酒业有限公司，未发现问题。检查人员：赵六、钱七", AT)
     assert r.report.totals == {"teams": 1, "inspectors": 2, "enterprises": 2, "hazards": 1, "rectified": None}
+
+
+def test_slips_that_would_lose_a_hazard(parser: Parser) -> None:
+    """险患 for 隐患 and the Japanese 査 for 查, as typed on a phone: the hazard is still read (it was 隐患0处)."""
+    text = ("洮北区应急局昨天检査情况💪：受检单位:白城市鑫源粮食仓储有限公司，险患:筒仓入口未设置有限空间警示标识，"
+            "已当场整改；检查人:郑凯 吴建华")
+    r = parser.parse(text, AT)
+    assert r.report is not None and len(r.report.records) == 1
+    assert r.report.records[0].hazards == ["筒仓入口未设置有限空间警示标识"]

@@ -40,7 +40,11 @@ async def test_bad_orders_say_how_to_fix(h: Harness) -> None:
     await h.say("chuzhang", "liwd", "@应急助手 叫应 暴雨预警 范围：吉林市")
     h.expect_sent("请写明预警级别")
     await h.say("chuzhang", "liwd", "@应急助手 叫应 红色 暴雨预警 范围：火星市")
-    h.expect_sent("未知地区：火星市")
+    h.expect_sent("未知地区：火星市。可选：长春市、吉林市")
+    await h.say("chuzhang", "liwd", "@应急助手 叫应 红色 暴雨预警 范围：吉林 内容：立即转移")
+    h.expect_sent("未知地区：吉林。您是指吉林市还是全省？")
+    await h.say("chuzhang", "liwd", "@应急助手 叫应 橙色 大风预警 范围：吉林市 内容： 时限10分钟")  # nothing to send
+    h.expect_sent("内容是空的，请写明要求")
 
 
 @both_backends
@@ -153,6 +157,12 @@ async def test_two_open_warnings_and_explicit_numbers(h: Harness) -> None:
     assert (await states(h, first))["hd-yb"] == "acked" and (await states(h, second))["hd-yb"] == "acked"
     await h.say("g-jl", "ps-yb", "收到 99")
     h.expect_sent("您没有待回应的编号99")
+    # in private: the one answered and what is still open; the number as typed on a phone (收到＃１, 收到1)
+    await h.dm("ps-yb", "收到")
+    assert f"您还有#{first}待回应" in h.expect_sent(f"已记录您对叫应#{second}", chat="dm:ps-yb").text
+    assert await h.dm("ps-yb", f"收到＃{chr(ord('０') + first)}") == "ack"
+    assert (await states(h, first))["ps-yb"] == "acked"
+    assert await h.dm("jh-yb", f"收到{first}") == "ack" and (await states(h, first))["jh-yb"] == "acked"
 
 
 async def test_look_alikes_do_not_acknowledge(h: Harness) -> None:

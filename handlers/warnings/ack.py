@@ -115,9 +115,17 @@ async def acknowledge(event: InboundMessage, session: AsyncSession, outbox: Outb
     if first:  # answered: its pending escalation step is void
         await session.exec(update(EscalationStep).where(col(EscalationStep.obligation_id) == obligation.id,
                                                         col(EscalationStep.status) == "pending").values(status="cancelled"))
-    if not event.is_group:
-        what = "落实措施" if measures and not first else "回应"
-        outbox.reply(event, f"已记录您对{warning.title}的{what}。" + ("如有落实措施请直接回复。" if not measures else ""))
-    elif others and first:
-        outbox.reply(event, f"已记为回应{warning.title}；您还有{others}待回应，请发“收到 编号”。")
+    reply = ack_reply(warning.title, others if first else "", not event.is_group,
+                      "落实措施" if measures and not first else "回应", ask_measures=not measures)
+    if reply:
+        outbox.reply(event, reply)
     return "ack" if first else "response"
+
+
+def ack_reply(title: str, others: str, private: bool, what: str = "回应", ask_measures: bool = True) -> str | None:
+    """What an answer is told: in private always, in a group only when others of theirs are still open (a
+    group of 500 must not get a line per 收到); and always which are still open."""
+    still = f"您还有{others}待回应，请发“收到 编号”。" if others else ""
+    if private:
+        return f"已记录您对{title}的{what}。" + (still or ("如有落实措施请直接回复。" if ask_measures else ""))
+    return f"已记为回应{title}；{still}" if still else None

@@ -27,7 +27,7 @@ from bot.events import InboundMessage, Mention
 from bot.outbox import Outbox
 from bot.text import clean
 from handlers.reports.parse.classify import ACK_SCAN, is_ack
-from handlers.warnings.ack import _EXPLICIT, _QUOTE, MEASURES, OPEN
+from handlers.warnings.ack import _EXPLICIT, _QUOTE, MEASURES, OPEN, ack_reply
 from handlers.warnings.ackwrite import write
 from models.core import OutboxEntry
 from models.db import committing
@@ -193,13 +193,9 @@ class AckBatcher:
                               "channel": channel, "text": text})
                 title = f"{w.kind}#{o.warning_id} {w.level}{w.type}"
                 others = "、".join(f"#{r.warning_id}" for r, _ in pending[1:])
-                if not e.is_group:
-                    replies += outbox.chat_rows(e.transport, e.chat_id, f"已记录您对{title}的回应。如有落实措施请直接回复。",
-                                                account=e.account)
-                elif others:
-                    replies += outbox.chat_rows(e.transport, e.chat_id,
-                                                f"已记为回应{title}；您还有{others}待回应，请发“收到 编号”。",
-                                                mentions=[Mention(e.sender_id, it.person.name)], account=e.account)
+                if reply := ack_reply(title, others, not e.is_group):
+                    replies += outbox.chat_rows(e.transport, e.chat_id, reply, account=e.account,
+                                                mentions=[Mention(e.sender_id, it.person.name)] if e.is_group else [])
             await write(conn, HANDLER, stored, raws, acked)
             if replies:
                 await conn.execute(insert(OutboxEntry), replies)

@@ -20,7 +20,7 @@ from models.warnings import CallRecord, EscalationStep, Obligation, Warning
 LEVELS = {"红": "红色", "橙": "橙色", "黄": "黄色", "蓝": "蓝色"}
 _LEVEL = re.compile(r"(红|橙|黄|蓝)色?(?:预警)?")
 _SCOPE = re.compile(r"范围\s*[:：]\s*(?P<v>.+?)(?=\s*(?:内容|时限|要求)\s*[:：]?|$)", re.S)
-_CONTENT = re.compile(r"内容\s*[:：]\s*(?P<v>.+?)(?=\s*时限\s*[:：]?\s*\d|$)", re.S)
+_CONTENT = re.compile(r"内容\s*[:：]\s*(?P<v>.*?)(?=\s*时限\s*[:：]?\s*\d|$)", re.S)
 _DEADLINE = re.compile(r"时限\s*[:：]?\s*(\d+(?:\.\d+)?)\s*分钟?")
 
 
@@ -45,12 +45,16 @@ def parse_order(args: str, directory: Directory) -> Order | str:
         return "请写明范围，如“范围：吉林市、延边州”或“范围：全省”。" + example
     regions, unknown = resolve_regions(directory.regions, scope.group("v").strip())
     if unknown:
-        return f"未知地区：{'、'.join(unknown)}。可选：{directory.regions.choices()}"
+        like = directory.regions.like(unknown[0])  # 范围：吉林 — 吉林市, or the whole province?
+        hint = f"您是指{'还是'.join(like)}？" if like else f"可选：{directory.regions.choices().replace(', ', '、')}。"
+        return f"未知地区：{'、'.join(unknown)}。{hint}"
     if not regions:
         return "范围中没有可识别的地区。" + example
     head = args[m.end():scope.start()].strip(" ，,")
     wtype = head or "预警"
     content = _CONTENT.search(args)
+    if content and not content.group("v").strip():  # `内容：` then nothing (or the 时限 right after it)
+        return "内容是空的，请写明要求，如“内容：立即转移危险区域群众”。" + example
     deadline = _DEADLINE.search(args)
     return Order(level, wtype, regions, content.group("v").strip() if content else "",
                  float(deadline.group(1)) if deadline else None)

@@ -20,7 +20,8 @@ _PREFIX = (
     r"(?:[\u4e00-\u9fa5A-Za-z0-9]{1,16}?(?:局|县|区|市|州|镇|乡|街道|厅|处|科|股|办|队|组|所|站|中心|公司|委|各))?"
     r"(?:文件|通知|指令|预警|信息|消息|要求|函|提示函|部署)?"
 )
-_ACK = re.compile(rf"^{_PREFIX}[，,：:\s]*(?:{'|'.join(ACK_WORDS)})(?:[，,。！!\s~～…、]|$|[\u4e00-\u9fa5])")
+# after the word: punctuation, the end, more words, or the number answered (收到#1, 收到1, 收到＃１)
+_ACK = re.compile(rf"^{_PREFIX}[，,：:\s]*(?:{'|'.join(ACK_WORDS)})(?:[，,。！!\s~～…、#＃0-9０-９]|$|[\u4e00-\u9fa5])")
 # a bare place before 收到: `长岭收到，已部署`, `伊通收到！`
 _PLACE_ACK = re.compile(r"^[\u4e00-\u9fa5]{2,8}?(?:已)?(?:收到|收悉)(?:[，,。！!\s~～…、]|$)")
 _COMMAND = re.compile(r"^(?:/|#(?!接龙)|＃(?!接龙))\S")

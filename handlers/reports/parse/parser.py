@@ -45,6 +45,11 @@ def _settled(result: ParseResult) -> ParseResult:
     return result
 
 
+# slips seen in real posts that would lose a field: 险患 for 隐患 (险患 itself is no word here), the Japanese 査 for 查
+_TYPOS = {"险患": "隐患", "査": "查"}
+_TYPO = re.compile(r"(?<![危风])险患|査")
+
+
 class Parser:
     def __init__(self, regions: RegionTree, cfg: Config, calendar: WorkCalendar | None = None) -> None:
         self.regions = regions
@@ -53,7 +58,7 @@ class Parser:
 
     def parse(self, text: str, at: datetime) -> ParseResult:
         at = at.astimezone(TZ)
-        t = clean(text).strip()
+        t = _TYPO.sub(lambda m: _TYPOS[m.group()], clean(text).strip())
         if classify.is_command(t, self.bot_name):
             return ParseResult("command")
         table = split_tsv(t)
