@@ -53,6 +53,24 @@ async def test_repost_replaces_and_keeps_history(h: Harness) -> None:
     assert statuses == ["superseded"] * 3 + ["rectified"] * 3
 
 
+@both_backends
+async def test_a_supplement_never_replaces_the_days_report(h: Harness) -> None:
+    """`…检查情况补充：` with one more enterprise would, stored, replace the day's report and void its hazards:
+    it is refused with what to do; a 补充 with nothing before it is a report like any other."""
+    extra = ("吉林市龙潭区应急管理局3月13日检查情况补充：受检单位：吉林市宏达木业有限公司；检查地点：龙潭区；"
+             "发现的问题隐患：除尘器未设泄爆装置；检查人员：王立群；整改情况：限期7日内整改")
+    assert await h.say("g-jl", "ltq-bs", extra) == "report"  # nothing to replace yet
+    await h.say("g-jl", "ltq-bs", LONGTAN)  # the full report replaces it, as a correction does
+    assert await h.say("g-jl", "ltq-bs", extra) == "report_supplement"
+    reply = h.expect_sent("吉林市龙潭区 3月13日已有日报，本条“补充”未登记").text
+    assert "并入原日报后整条重发" in reply
+    live = [r for r in await reports(h) if r.active]
+    assert len(live) == 1 and live[0].enterprises in (None, 1)
+    async with h.app.sessions() as s:
+        hazards = (await s.exec(select(Hazard).where(Hazard.report_id == live[0].id))).all()
+    assert sorted(hz.status for hz in hazards) == ["open", "open", "rectified"]
+
+
 async def test_same_message_twice_is_stored_once(h: Harness) -> None:
     event = h.event("g-jl", "ltq-bs", LONGTAN, message_id="wx-report-1")
     assert await h.app.feed(event) == "report"

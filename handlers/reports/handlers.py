@@ -1,9 +1,13 @@
 """Reports posted in groups or privately: parse, store, answer in one or two lines."""
 from __future__ import annotations
 
+import re
+from datetime import date
 from typing import Any
 
-from bot.config import Config, Person
+from sqlmodel import col, select
+
+from bot.config import Config, Person, Unit
 from bot.directory import Directory
 from bot.dispatch import SKIP, Router
 from bot.dispatch.filters import Command, Usage
@@ -16,6 +20,7 @@ from handlers.daily.rounds import slots_for
 from handlers.reports.bounded import Limits
 from handlers.reports.ingest import Ingested, place, resolve_unit, store_report
 from handlers.reports.parse import ParseResult
+from models.reports import NEEDS_REVIEW, InspectionReport
 
 router = Router(__name__, "日报")
 
@@ -77,6 +82,12 @@ async def report(
         return "report_denied"
     slots = await slots_for(session, event.received_at.date(), cfg, calendar)
     round_no, late = place(parsed, event.received_at, slots, cfg, calendar)
+    if is_supplement(event.text) and (kept := await _readable(session, unit, region, parsed_report.date, round_no)):
+        # stored, a 补充 would replace the day's report and void its hazards: the reporter merges and re-posts
+        day = f"{parsed_report.date.month}月{parsed_report.date.day}日"
+        outbox.reply(event, f"{region or kept.unit_name or '本单位'} {day}已有日报，本条“补充”未登记：单独登记会替换原日报，"
+                            "原有隐患将作废。请把补充内容并入原日报后整条重发，即自动更正。")
+        return "report_supplement"
     stored = await store_report(session, parsed_report, unit=unit, posted_by=person.id, posted_at=event.received_at,
                                 raw_id=raw_id, late=late, source=source, problems=parsed.problems, round_no=round_no,
                                 review=parsed.review)
@@ -86,6 +97,23 @@ async def report(
         return "report_review"
     outbox.reply(event, reply_text(stored, parsed, late))
     return "report_corrected" if stored.corrected else "report"
+
+
+_HEAD_END = re.compile(r"\n|受检|被检|检查单位|检查企业|企业名称|[1１一][、.．]")
+
+
+def is_supplement(text: str) -> bool:
+    """`…检查情况补充：`, `【补充】…`: 补充 in the heading, before the first record (补充 inside a record is a
+    hazard's or a measure's wording: 应急预案未及时补充修订)."""
+    return "补充" in _HEAD_END.split(text[:200], maxsplit=1)[0]
+
+
+async def _readable(session: Any, unit: Unit | None, region: str | None, day: date, round_no: int) -> Any:
+    """The unit's (else the region's) active readable report of that day and round, if any."""
+    R = InspectionReport
+    where = R.unit_id == unit.id if unit else R.region == region
+    return (await session.exec(select(R).where(col(R.active), where, R.report_date == day, R.round == round_no,
+                                               R.status != NEEDS_REVIEW))).first()
 
 
 def future_date(parsed: ParseResult, event: InboundMessage) -> str | None:

@@ -28,7 +28,7 @@ from bot.scope import covers
 from bot.text import clean, command_text
 from handlers.daily.rounds import ACTIVE_ROUNDS, slots_of
 from handlers.reports.bounded import read_result, text_to_read
-from handlers.reports.handlers import future_date, may_report, reply_text, review_text
+from handlers.reports.handlers import future_date, is_supplement, may_report, reply_text, review_text
 from handlers.reports.ingest import ACTIVE_REPORTS, Draft, place, resolve_unit, store_reports
 from handlers.reports.parse import ParseResult
 from handlers.reports.parse.classify import is_ack
@@ -339,8 +339,9 @@ def item_of(event: InboundMessage, data: dict[str, Any], person: Person | None, 
         parsed = None  # no report after all: nothing wants it
     if parsed is not None:
         assert parsed.report is not None
-        if person is None or not may_report(person) or future_date(parsed, event) is not None:
-            return None  # told to register first, that only reporters report, or to fix the date: the normal chain
+        if person is None or not may_report(person) or future_date(parsed, event) is not None \
+                or is_supplement(event.text):
+            return None  # told to register first, that only reporters report, to fix the date, or a 补充: the normal chain
         unit = resolve_unit(parsed.report, person, directory)
         region = unit.region if unit else directory.regions.canonical(parsed.report.region)
         if region and not covers(directory, person, region):
