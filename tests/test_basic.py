@@ -46,6 +46,8 @@ async def test_unknown_command_gets_a_hint_not_silence(h: Harness) -> None:
     h.expect_sent("没听懂“你好”。发“帮助”查看可用指令", chat="dm:liwd")
     await h.say("g-jl", "ltq-bs", "@应急助手 ")  # only the mention
     assert "没听懂" not in h.expect_sent("需要什么请@我并写明指令").text
+    await h.dm("liwd", "   ")  # in private there is nothing to @
+    h.expect_sent("需要什么请直接写指令，如“帮助”", chat="dm:liwd")
 
 
 async def test_unknown_sender_may_ask_for_help_and_is_recorded(h: Harness) -> None:

@@ -70,6 +70,11 @@ async def test_preview_then_confirm_then_everyone_answers(h: Harness) -> None:
     await h.say("chuzhang", "liwd", "@应急助手 解除 1")
     summary = h.expect_sent("【总结】叫应#1 红色暴雨预警已解除", chat="chuzhang")
     assert "未叫醒0人" in summary.text and "回应率100%（11/11），5分钟内11人（100%）" in summary.text
+    # a number ended already, or never issued: said so, with what is in progress
+    assert await h.say("chuzhang", "liwd", "@应急助手 解除 1") == "warning_none"
+    h.expect_sent("叫应#1 红色暴雨预警已解除，无需重复。目前没有进行中的叫应。")
+    await h.say("chuzhang", "liwd", "@应急助手 叫应情况 9")
+    h.expect_sent("没有编号#9的叫应。目前没有进行中的叫应。")
 
 
 async def test_silence_escalates_to_unwoken(h: Harness) -> None:

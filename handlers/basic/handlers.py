@@ -91,7 +91,7 @@ def fallback_router() -> Router:
     async def unknown_command(event: InboundMessage, outbox: Outbox, templates: Templates) -> str:
         text = command_text(event, templates.defaults["bot"]) or ""
         if not text.strip():  # only the mention: an answer, not "没听懂（空）"
-            outbox.reply(event, templates.render("bare_mention"))
+            outbox.reply(event, templates.render("bare_mention" if event.is_group else "bare_private"))
             return "bare_mention"
         if is_ack(text):  # 收到 with nothing open (answered already, or the warning is over): not 没听懂
             outbox.reply(event, templates.render("nothing_to_answer"))

@@ -37,7 +37,7 @@ def is_duty(person: Person | None) -> bool:
 async def progress(event: InboundMessage, args: str, session: AsyncSession, outbox: Outbox, app: Any) -> str:
     w = await _pick(session, args)
     if w is None:
-        outbox.reply(event, "没有找到叫应。发“叫应情况 编号”查看指定叫应。")
+        outbox.reply(event, await _not_found(session, args) + "发“叫应情况 编号”查看指定叫应。")
         return "warning_status"
     outbox.reply(event, await status_text(app, session, w))
     return "warning_status"
@@ -51,7 +51,7 @@ async def records(event: InboundMessage, args: str, person: Person | None, sessi
         return "warning_denied"
     w = await _pick(session, args)
     if w is None:
-        outbox.reply(event, "没有找到叫应。格式：叫应记录 编号")
+        outbox.reply(event, await _not_found(session, args) + "格式：叫应记录 编号")
         return "warning_records"
     path = await export_records(session, app, w, app.settings.var_dir / "files" / f"叫应记录_{w.id}.xlsx")
     outbox.reply(event, f"{w.title} 全部呼叫与应答记录见附件。", attachment=str(path))
@@ -131,13 +131,25 @@ async def close(event: InboundMessage, args: str, person: Person | None, session
         return "warning_denied"
     w = await _pick(session, args, active_only=True)
     if w is None:
-        outbox.reply(event, "没有进行中的叫应。格式：解除 编号")
+        outbox.reply(event, await _not_found(session, args, active_only=True) + "格式：解除 编号")
         return "warning_none"
     assert person is not None
     await close_warning(app, session, outbox, w, event.received_at, closed_by=person.id)
     audit(session, person.id, "warning_close", event.received_at, warning=w.id)
     return "warning_closed"
 
+
+async def _not_found(session: AsyncSession, args: str, active_only: bool = False) -> str:
+    """Why no warning was picked, and which are in progress: `解除 2` of one ended, `解除 5` of none."""
+    m = re.search(r"\d+", args)
+    w = await session.get(Warning, int(m.group())) if m else None
+    active = (await session.exec(select(Warning.id).where(Warning.status == "active").order_by(col(Warning.id)))).all()
+    now = f"进行中：{'、'.join(f'#{i}' for i in active)}。" if active else "目前没有进行中的叫应。"
+    if w is not None and w.status == "closed" and active_only:
+        return f"{w.title}已解除，无需重复。{now}"
+    if m:
+        return f"没有编号#{m.group()}的{'进行中的' if active_only else ''}叫应。{now}"
+    return now
 
 async def _pick(session: AsyncSession, args: str, active_only: bool = False) -> Warning | None:
     m = re.search(r"\d+", args)
