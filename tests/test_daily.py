@@ -132,6 +132,10 @@ async def test_queries(h: Harness) -> None:
     assert msg.attachment and msg.attachment.endswith(".xlsx")
     await h.say("chuzhang", "liuql", "@应急助手 统计 上周 吉林市")
     h.expect_sent("吉林市上周（3月9日—3月15日）：报送")
+    await h.say("chuzhang", "liuql", "@应急助手 统计 上上周")  # not last week's
+    h.expect_sent("全省上上周（3月2日—3月8日）：")
+    await h.say("chuzhang", "liuql", "@应急助手 统计 上月")
+    h.expect_sent("全省上月（2月1日—2月28日）：")
     await h.say("chuzhang", "liuql", "@应急助手 隐患清单 吉林市 危化品")
     h.expect_sent("吉林市危化品未整改隐患")
     assert await h.say("chuzhang", "liuql", "@应急助手 隐患 吉林市") == "hazard_list"  # as people type it

@@ -85,7 +85,7 @@ async def _in_today(session: AsyncSession, now: datetime, slot: Slot) -> str:
     return text + "。"
 
 
-@router.message(Command("统计", usage="统计 [本周/上周/本月/日期] [地区]：检查与隐患数字"))
+@router.message(Command("统计", usage="统计 [本周/上周/上上周/本月/上月/日期] [地区]：检查与隐患数字"))
 async def stats(event: InboundMessage, args: str, session: AsyncSession, directory: Directory, outbox: Outbox) -> str:
     if place := directory.regions.unknown_place(args):  # never the whole province's figures for 北京市
         outbox.reply(event, f"没有找到地区“{place}”。请写本省的市县名称，如“统计 本周 吉林市”。")
@@ -120,6 +120,12 @@ def _period(args: str, now: datetime) -> tuple[date, date, str]:
     today = now.date()
     if "本月" in args:
         return today.replace(day=1), today, "本月"
+    if "上月" in args or "上个月" in args:
+        end = today.replace(day=1) - timedelta(days=1)
+        return end.replace(day=1), end, "上月"
+    if "上上周" in args:
+        start = today - timedelta(days=today.weekday() + 14)
+        return start, start + timedelta(days=6), "上上周"
     if "上周" in args:
         start = today - timedelta(days=today.weekday() + 7)
         return start, start + timedelta(days=6), "上周"
