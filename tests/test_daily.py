@@ -130,6 +130,8 @@ async def test_queries(h: Harness) -> None:
     await h.say("chuzhang", "liuql", "@应急助手 日报表 3月13日")
     msg = h.expect_sent("【3月13日日报表】")
     assert msg.attachment and msg.attachment.endswith(".xlsx")
+    assert await h.say("chuzhang", "liuql", "@应急助手 日报表 3月15日") == "daily_report_rest_day"  # a Sunday
+    h.expect_sent("3月15日为休息日，不要求报送日报")
     await h.say("chuzhang", "liuql", "@应急助手 统计 上周 吉林市")
     h.expect_sent("吉林市上周（3月9日—3月15日）：报送")
     await h.say("chuzhang", "liuql", "@应急助手 统计 上上周")  # not last week's

@@ -36,8 +36,15 @@ async def daily_report(event: InboundMessage, args: str, session: AsyncSession, 
     now = event.received_at
     day = find_date(args, now) if args else None
     day = day or calendar.previous_workday(now.date())
+    rest = not calendar.is_workday(day)  # no report is due for a Sunday: never a list of everyone 未报
+    label = f"{day.month}月{day.day}日"
+    if rest and not (await session.exec(select(InspectionReport.id).where(
+            col(InspectionReport.active), InspectionReport.report_date == day))).first():
+        outbox.reply(event, f"{label}为休息日，不要求报送日报，也没有收到当天的日报。")
+        return "daily_report_rest_day"
     text, path = await consolidated(session, directory, day, app.settings.var_dir / "files")
-    outbox.reply(event, text, attachment=str(path))
+    outbox.reply(event, (f"（{label}为休息日，不要求报送，未报名单仅供参考。）\n" if rest else "") + text,
+                 attachment=str(path))
     return "daily_report"
 
 
