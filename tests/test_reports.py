@@ -71,6 +71,17 @@ async def test_a_supplement_never_replaces_the_days_report(h: Harness) -> None:
     assert sorted(hz.status for hz in hazards) == ["open", "open", "rectified"]
 
 
+async def test_rectified_by_total_but_not_by_item_is_explained(h: Harness) -> None:
+    """当场整改两处 without saying which: the four stay open (to be closed one by one), and the reply says why
+    (it said 隐患4处（已整改2处） and then 待整改4处)."""
+    text = ("梨树县应急局：3月13日我局派出两个检查组、五人，检查企业三家，发现问题隐患四处，当场整改两处，其余两处已下达整改指令书。\n"
+            "1.梨树县丰收粮油有限公司：有限空间未设置安全警示标识；筒仓作业未落实审批。检查人员：马春雷、朱文博\n"
+            "2.梨树县宏大烟花爆竹批发有限公司：库房超量储存；防雷检测报告过期。检查人员：胡振宇、郭亮")
+    await h.say("g-sp", "ls-bs", text)
+    reply = h.expect_sent("隐患4处（已整改2处）", chat="g-sp").text
+    assert "文中称已整改2处，但未写明是哪几处，以下4处暂列待整改" in reply and "待整改4处" not in reply
+
+
 async def test_same_message_twice_is_stored_once(h: Harness) -> None:
     event = h.event("g-jl", "ltq-bs", LONGTAN, message_id="wx-report-1")
     assert await h.app.feed(event) == "report"

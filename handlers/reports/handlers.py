@@ -160,7 +160,11 @@ def reply_text(stored: Ingested, parsed: ParseResult, late: bool) -> str:
     lines = [line]
     if stored.open_ids:
         ids = stored.open_ids
-        lines.append(f"待整改{len(ids)}处，编号{hazard_numbers(ids)}；整改后发“销号 编号 说明”。")
+        if r.rectified is not None and hazards - rectified < len(ids):  # 已整改两处, but not which two
+            lines.append(f"文中称已整改{rectified}处，但未写明是哪几处，以下{len(ids)}处暂列待整改，编号{hazard_numbers(ids)}；"
+                         "已整改的请发“销号 编号 说明”。")
+        else:
+            lines.append(f"待整改{len(ids)}处，编号{hazard_numbers(ids)}；整改后发“销号 编号 说明”。")
     if stored.kept_closed:
         lines.append("已销号的仍为销号：" + "、".join(f"#{new}（原#{old}）" for new, old in stored.kept_closed) + "。")
     if stored.closed_lost:
