@@ -4,7 +4,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from bot.config import Config, Group, Person, Unit
-from bot.regions import PROVINCE_LEVEL, RegionTree
+from bot.events import InboundMessage
+from bot.regions import PROVINCE_LEVEL, Region, RegionTree
 
 ROLE_NAMES = {
     "admin": "管理员",
@@ -48,6 +49,17 @@ class Directory:
 
     def bureau(self, region: str) -> Unit | None:
         return self._bureau.get(region)
+
+    def asked_region(self, event: InboundMessage, args: str) -> Region | None:
+        """The place a query is about: one it names (not the province), none for 全省 or the province, else in
+        a city's or county's group that place (a 吉林市 group asking 统计 means 吉林市), else none (全省)."""
+        named = [r for _, _, r in self.regions.find_all(args)]
+        region = next((r for r in named if r.level != "province"), None)
+        if region is not None or "全省" in args or any(r.level == "province" for r in named):
+            return region
+        group = self.group(event.transport, event.chat_id) if event.is_group else None
+        local = self.regions.by_key.get(group.region) if group is not None and group.region else None
+        return local if local is not None and local.level != "province" else None
 
     # -- the YAML seed under run-time routing edits (bot/routing.py)
     def has(self, kind: str, config_id: str) -> bool:

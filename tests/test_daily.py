@@ -150,6 +150,14 @@ async def test_queries(h: Harness) -> None:
     assert await h.say("chuzhang", "liuql", "@应急助手 隐患 吉林") == "hazard_list_unknown"  # the city, or the province?
     assert "您是指吉林市还是全省？" in h.expect_sent("没有找到“吉林”").text
     assert await h.say("chuzhang", "liuql", "@应急助手 隐患清单 全省 危化") == "hazard_list"
+    await h.say("g-jl", "jl-bs", "@应急助手 统计 上周")  # in a city's group 统计 and 今日未报 are that city's too
+    h.expect_sent("吉林市上周（3月9日—3月15日）", chat="g-jl")
+    await h.say("g-jl", "jl-bs", "@应急助手 统计 上周 全省")
+    h.expect_sent("全省上周（3月9日—3月15日）", chat="g-jl")
+    await h.say("g-jl", "jl-bs", "@应急助手 今日未报")
+    assert "梨树县" not in h.expect_sent("本轮催报", chat="g-jl").text
+    await h.say("g-jl", "jl-bs", "@应急助手 今日未报 全省")
+    assert "梨树县应急管理局" in h.expect_sent("本轮催报", chat="g-jl").text
     await h.say("g-jl", "jl-bs", "@应急助手 隐患")  # in a city's group: that city, unless 全省 is asked for
     h.expect_sent("吉林市未整改隐患", chat="g-jl")
     await h.say("g-jl", "jl-bs", "@应急助手 隐患 全省")

@@ -49,7 +49,7 @@ async def daily_report(event: InboundMessage, args: str, session: AsyncSession, 
 
 
 @router.message(Command("今日未报", "未报", "谁没报", "哪些没报", usage="今日未报：本轮还有哪些单位未报"))
-async def not_reported(event: InboundMessage, session: AsyncSession, directory: Directory, outbox: Outbox,
+async def not_reported(event: InboundMessage, args: str, session: AsyncSession, directory: Directory, outbox: Outbox,
                        cfg: Config, calendar: WorkCalendar) -> str:
     now = event.received_at
     slots = await slots_for(session, now.date(), cfg, calendar)
@@ -59,25 +59,35 @@ async def not_reported(event: InboundMessage, session: AsyncSession, directory: 
     slot = next((s for s in slots if now <= s.deadline), slots[-1])
     data = await load_day(session, slot.report_date, slot.round)
     missing = missing_units(directory, registered_ids(data.reports))
+    region = directory.asked_region(event, args)  # in a city's group: its units, unless 全省 is asked for
+    units = directory.reporting_units()
+    if region is not None:
+        def inside(u: Any) -> bool:
+            return directory.regions.contains(region.key, u.region)
+        missing, units = [u for u in missing if inside(u)], [u for u in units if inside(u)]
+    where = region.key if region is not None else ""
     reviewing = reviewing_ids(data.reports)
     due = f"{slot.day.month}月{slot.day.day}日{slot.deadline.hour}:{slot.deadline.minute:02d}"
     late = "，已过截止时间" if now > slot.deadline else ""
     lines = [f"本轮催报：{slot.label()}检查情况日报（{due}截止{late}）。"]
     if missing:
-        lines.append(f"未报{len(missing)}个：{'、'.join(unit_label(u, reviewing) for u in missing)}")
+        lines.append(f"{where}未报{len(missing)}个：{'、'.join(unit_label(u, reviewing) for u in missing)}")
     else:
-        lines.append(f"已全部报送（{len(directory.reporting_units())}个单位）。")
-    lines.append(await _in_today(session, now, slot))
+        lines.append(f"{where}已全部报送（{len(units)}个单位）。")
+    lines.append(await _in_today(session, now, slot, directory, region.key if region is not None else None))
     outbox.reply(event, "\n".join(lines))
     return "not_reported"
 
 
-async def _in_today(session: AsyncSession, now: datetime, slot: Slot) -> str:
-    """What has come in today, apart from the round: a report of another date does not count for it."""
+async def _in_today(session: AsyncSession, now: datetime, slot: Slot, directory: Directory, region: str | None) -> str:
+    """What has come in today (of `region`, if given), apart from the round: a report of another date does not
+    count for it."""
     start = now.replace(hour=0, minute=0, second=0, microsecond=0)
     rows = (await session.exec(select(InspectionReport).where(
         col(InspectionReport.active), col(InspectionReport.posted_at) >= start, col(InspectionReport.posted_at) <= now)
         .order_by(col(InspectionReport.posted_at)))).all()
+    if region is not None:
+        rows = [r for r in rows if r.region and directory.regions.contains(region, r.region)]
     if not rows:
         return "今日尚未收到日报。"
     counted = [r for r in rows if r.report_date == slot.report_date and r.round == slot.round]
@@ -102,7 +112,7 @@ async def stats(event: InboundMessage, args: str, session: AsyncSession, directo
             outbox.reply(event, f"没有找到“{word}”。您是指{'还是'.join(like)}？请写全称，如“统计 本周 {like[0]}”。")
             return "stats_unknown"
     start, end, label = _period(args, event.received_at)
-    region = next((r for _, _, r in directory.regions.find_all(args) if r.level != "province"), None)
+    region = directory.asked_region(event, args)  # in a city's group: its city, unless 全省 is asked for
     rows = (await session.exec(select(InspectionReport).where(
         col(InspectionReport.active), InspectionReport.report_date >= start, InspectionReport.report_date <= end))).all()
     if region is not None:

@@ -101,13 +101,7 @@ async def list_open(event: InboundMessage, args: str, session: AsyncSession, dir
         else:
             outbox.reply(event, f"没有找到“{unknown}”。请写本省的市县名称或领域，如“隐患清单 吉林市 危化品”。")
         return "hazard_list_unknown"
-    named = [r for _, _, r in directory.regions.find_all(args)]
-    region = next((r for r in named if r.level != "province"), None)
-    group = directory.group(event.transport, event.chat_id) if event.is_group else None
-    province = "全省" in args or any(r.level == "province" for r in named)
-    if region is None and not province and group is not None and group.region:  # a city's group: its city
-        region = directory.regions.by_key.get(group.region)
-        region = region if region is not None and region.level != "province" else None
+    region = directory.asked_region(event, args)  # in a city's group: its city, unless 全省 is asked for
     domain = domain_in(args)
     q = select(Hazard).where(Hazard.status == "open").order_by(col(Hazard.deadline).is_(None), col(Hazard.deadline),
                                                               col(Hazard.id))
