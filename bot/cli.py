@@ -98,7 +98,7 @@ async def serve(settings: Settings, transport: str) -> int:
 
     try:
         # the simulator demo gets a clock the console can move forward; a real transport keeps the system clock
-        clock = DemoClock() if transport == "sim" else None
+        clock = DemoClock(settings.var_dir / "demo_clock") if transport == "sim" else None
         app = create_app(settings, clock=clock, transports=transport_factories(transport, os.environ))
     except ConfigError as e:
         print("配置有误：\n" + str(e), file=sys.stderr)

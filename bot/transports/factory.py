@@ -10,7 +10,9 @@ from bot.transports.simulator import SimulatorTransport
 def transport_factories(choice: str, env: Mapping[str, str]) -> list[Callable[[Any], Any]]:
     factories: list[Callable[[Any], Any]] = []
     if choice in ("sim", "both"):
-        factories.append(lambda app: SimulatorTransport(app.directory, app.clock))
+        # the demo's chats kept in its var directory: a restarted `make run` still shows them
+        factories.append(lambda app: SimulatorTransport(app.directory, app.clock,
+                                                        keep=app.settings.var_dir / "sim_chats.jsonl"))
     if choice in ("wechaty", "both"):
         from bot.transports.wechaty import wechaty_factories
 

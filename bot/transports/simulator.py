@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import uuid
 from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -18,6 +20,7 @@ from bot.clock import Clock
 from bot.directory import Directory
 from bot.events import Attachment, InboundMessage, OutboundMessage
 
+KEPT_LINES = 5_000  # of the demo's chats kept across restarts
 SHOWN_CHARS = 4_000  # the page shows a long text's beginning: history and every SSE listener hold no megabytes
 
 
@@ -41,7 +44,8 @@ class ChatLine:
 class SimulatorTransport:
     name = "sim"
 
-    def __init__(self, directory: Directory, clock: Clock, account: str = "default", history: int = 500) -> None:
+    def __init__(self, directory: Directory, clock: Clock, account: str = "default", history: int = 500,
+                 keep: Path | None = None) -> None:
         self.directory = directory
         self.clock = clock
         self.account = account
@@ -55,6 +59,16 @@ class SimulatorTransport:
         self._running = False
         self._acks: dict[str, asyncio.Future[None]] = {}
         self.log = structlog.get_logger("sim")
+        self._keep = keep  # the chats' lines, so that a restarted demo still shows them
+        if keep is not None and keep.exists():
+            lines = keep.read_text(encoding="utf-8").splitlines()[-KEPT_LINES:]
+            for raw in lines:
+                try:
+                    line = ChatLine(**json.loads(raw))
+                except (ValueError, TypeError):
+                    continue  # a line cut by a crash
+                self._history[line.chat_id].append(line)
+            keep.write_text("".join(x + "\n" for x in lines), encoding="utf-8")
 
     async def start(self) -> None:
         self._running = True
@@ -149,6 +163,9 @@ class SimulatorTransport:
 
     def _record(self, line: ChatLine) -> None:
         self._history[line.chat_id].append(line)
+        if self._keep is not None:
+            with self._keep.open("a", encoding="utf-8") as f:
+                f.write(json.dumps(asdict(line), ensure_ascii=False) + "\n")
         if self._listeners:  # a page is watching (a burst with nobody watching builds no payloads)
             payload = asdict(line)
             for cb in list(self._listeners):
