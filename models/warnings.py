@@ -10,6 +10,13 @@ from sqlmodel import Field, SQLModel
 from models.types import json_dict, json_list, when
 
 
+def warning_title(kind: str, wid: int | None, level: str, wtype: str, serial: int | None) -> str:
+    """叫应#3 红色暴雨预警; a 提示函 by its own document number, with the #id that answers name."""
+    if kind == "提示函" and serial:
+        return f"提示函第{serial}号（#{wid}）"
+    return f"{kind}#{wid} {level}{wtype}"
+
+
 class Warning(SQLModel, table=True):
     __tablename__ = "warnings"
 
@@ -35,7 +42,7 @@ class Warning(SQLModel, table=True):
 
     @property
     def title(self) -> str:
-        return f"{self.kind}#{self.id} {self.level}{self.type}"
+        return warning_title(self.kind, self.id, self.level, self.type, self.serial)
 
 
 class Obligation(SQLModel, table=True):

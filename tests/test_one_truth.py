@@ -134,16 +134,16 @@ async def test_4_and_5_letters_have_their_own_series_and_match_their_subject(h: 
     await issue(h, "@应急助手 叫应 橙色 大风预警 范围：四平市 内容：大风 时限10分钟")  # two 叫应 use ids 1 and 2
     await h.dm("liuql", "提示函 梨树县 危化品隐患整改不到位")
     h.expect_sent("提示函第1号已发梨树县（1项）", chat="dm:liuql")
-    text = _letter_text(h.expect_sent("【橙色提示函】", chat="g-sp").attachment)
+    text = _letter_text(h.expect_sent("【提示函】", chat="g-sp").attachment)
     assert "第1号" in text and "1. 示范化工有限公司：储罐区可燃气体报警器未检定" in text
     assert "粉尘" not in text and "2. " not in text
     await h.dm("liuql", "提示函 梨树县 隐患整改不到位")  # no domain: every open hazard, oldest first, then 叫应
     h.expect_sent("提示函第2号已发梨树县（", chat="dm:liuql")
-    text = _letter_text(h.expect_sent("【橙色提示函】", chat="g-sp").attachment)
+    text = _letter_text(h.expect_sent("【提示函】", chat="g-sp").attachment)
     assert text.index("1. 梨树县宏达木业有限公司：除尘系统") < text.index("2. 示范化工有限公司") < text.index("未回应")
     await h.dm("liuql", "提示函 梨树县 烟花爆竹安全管理不到位")
     h.expect_sent("提示函第3号已发梨树县（梨树县暂无烟花爆竹领域未整改隐患）", chat="dm:liuql")
-    text = _letter_text(h.expect_sent("【橙色提示函】", chat="g-sp").attachment)
+    text = _letter_text(h.expect_sent("【提示函】", chat="g-sp").attachment)
     assert "梨树县暂无烟花爆竹领域未整改隐患。" in text and "1. " not in text
     h.clock.set(datetime(2027, 1, 5, 9, 0, tzinfo=TZ))
     await h.dm("liuql", "提示函 梨树县 危化品隐患整改不到位")

@@ -210,11 +210,15 @@ async def test_prompt_letter_is_a_word_file_with_receipts(h: Harness) -> None:
     h.expect_sent("提示函只能由处长或值班员发出")
     await h.dm("liuql", "提示函 梨树县 危化品隐患整改不到位")
     h.expect_sent("提示函第1号已发梨树县（1项）", chat="dm:liuql")
-    notice = h.expect_sent("【橙色提示函】提示函#1", chat="g-sp")
+    notice = h.expect_sent("【提示函】第1号（#1）\n梨树县：危化品隐患整改不到位（1项，详见附件）", chat="g-sp")
+    assert "橙色" not in notice.text
+    private = [m for m in h.sent if m.chat_id == "dm:ls-yb" and "提示函" in m.text]
+    assert private and all(m.attachment and m.attachment.endswith(".docx") for m in private)  # 详见附件: it is there
     assert {m.id for m in notice.mentions} == {"ls-yb", "ls-bs"} and notice.attachment.endswith(".docx")
     text = "\n".join(p.text for p in Document(notice.attachment).paragraphs)
     assert "梨树县" in text and "1. 示范化工有限公司：储罐区可燃气体报警器未检定（3月13日发现，整改期限3月18日" in text and "{" not in text
-    await h.say("g-sp", "ls-yb", "收到")
+    await h.dm("ls-yb", "收到")
+    h.expect_sent("已记录您对提示函第1号（#1）的回应", chat="dm:ls-yb")
     assert (await states(h, 1))["ls-yb"] == "acked"
 
 

@@ -31,7 +31,7 @@ from handlers.warnings.ack import _EXPLICIT, _QUOTE, MEASURES, OPEN, ack_reply
 from handlers.warnings.ackwrite import write
 from models.core import OutboxEntry
 from models.db import committing
-from models.warnings import Obligation, Warning
+from models.warnings import Obligation, Warning, warning_title
 
 HANDLER = "handlers.warnings.ack.acknowledge"
 REFRESH_S = 1.0
@@ -158,7 +158,7 @@ class AckBatcher:
                 .order_by(Obligation.id).with_for_update())).all()
             # their warnings read after the lock: a 解除 committed meanwhile is seen
             active = {w.id: w for w in (await conn.execute(
-                select(Warning.id, Warning.kind, Warning.level, Warning.type)
+                select(Warning.id, Warning.kind, Warning.level, Warning.type, Warning.serial)
                 .where(Warning.id.in_(sorted({o.warning_id for o in mine})), Warning.status == "active"))).all()
                 } if mine else {}
             open_of: dict[str, list[Any]] = {}
@@ -191,7 +191,7 @@ class AckBatcher:
                     stored.append(it.raw_id)
                 acked.append({"oid": o.id, "warning_id": o.warning_id, "person_id": it.person.id, "at": now,
                               "channel": channel, "text": text})
-                title = f"{w.kind}#{o.warning_id} {w.level}{w.type}"
+                title = warning_title(w.kind, o.warning_id, w.level, w.type, w.serial)
                 others = "、".join(f"#{r.warning_id}" for r, _ in pending[1:])
                 if reply := ack_reply(title, others, not e.is_group):
                     replies += outbox.chat_rows(e.transport, e.chat_id, reply, account=e.account,

@@ -79,8 +79,8 @@ def preview_text(app: Any, w: Warning, r: Reach) -> str:
 
 def warning_text(w: Warning) -> str:
     body = f"\n{w.content}" if w.content else ""
-    return (f"【{w.level}{w.type}】{w.kind}#{w.id}{body}\n请被点名同志{w.deadline_min:g}分钟内回复“收到”，"
-            f"并报告落实措施。")
+    head = f"【提示函】第{w.serial}号（#{w.id}）" if w.kind == "提示函" and w.serial else f"【{w.level}{w.type}】{w.kind}#{w.id}"
+    return f"{head}{body}\n请被点名同志{w.deadline_min:g}分钟内回复“收到”，并报告落实措施。"
 
 
 async def activate(app: Any, session: AsyncSession, outbox: Outbox, w: Warning, now: datetime,
@@ -133,7 +133,7 @@ async def activate(app: Any, session: AsyncSession, outbox: Outbox, w: Warning, 
         records.append({"warning_id": w.id, "obligation_id": o, "person_id": p.id, "at": now, "direction": "out",
                         "channel": "group", "text": text})
         if p.private_notice:
-            rows += outbox.person_rows(p, private, reason="warning", correlation_id=corr)
+            rows += outbox.person_rows(p, private, reason="warning", correlation_id=corr, attachment=attachment)
             records.append({"warning_id": w.id, "obligation_id": o, "person_id": p.id, "at": now,
                             "direction": "out", "channel": "private", "text": text})
     await outbox.insert_many(rows)

@@ -152,7 +152,7 @@ async def prompt_letter(event: InboundMessage, args: str, person: Person | None,
     group = app.directory.region_group(region_key)
     if group is not None:
         r.groups[group.id] = list(r.targets)
-    w.content = f"提示函第{w.serial}号 {region_key}：{reason}（" + (f"{len(items)}项，详见附件）" if items else f"{none_text(region_key, domain)}）")
+    w.content = f"{region_key}：{reason}（" + (f"{len(items)}项，详见附件）" if items else f"{none_text(region_key, domain)}）")
     n = await activate(app, session, outbox, w, now, r, extra=reporters, attachment=str(path))
     audit(session, person.id, "prompt_letter", now, warning=w.id, region=region_key)
     what = f"{len(items)}项" if items else none_text(region_key, domain).rstrip("。")
