@@ -144,3 +144,15 @@ def test_slips_that_would_lose_a_hazard(parser: Parser) -> None:
     r = parser.parse(text, AT)
     assert r.report is not None and len(r.report.records) == 1
     assert r.report.records[0].hazards == ["筒仓入口未设置有限空间警示标识"]
+
+
+def test_a_table_pasted_with_spaces_for_cells(parser: Parser) -> None:
+    """As a phone pastes from Excel: spaces where the tabs were, aligned or single; read as the table it is."""
+    text = ("延吉市应急管理局3月15日检查情况\n检查单位 受检单位 检查地点 发现的问题隐患 检查人员 整改情况\n"
+            "延吉市应急管理局  延吉市东盛液化气有限公司  延吉市北山街  钢瓶检验超期  金哲、朴成  限期整改\n"
+            "延吉市应急管理局 延吉市宏图商贸有限公司 延吉市河南街 无 金哲、朴成 无")
+    r = parser.parse(text, AT)
+    assert r.report is not None and [x.enterprise for x in r.report.records] == ["延吉市东盛液化气有限公司", "延吉市宏图商贸有限公司"]
+    assert r.report.records[0].hazards == ["钢瓶检验超期"] and r.report.records[1].hazards == []
+    ragged = text + "\n延吉市应急管理局 某公司 某地 有 隐患 张三 李四 限期"  # cells that do not line up: left as text
+    assert parser.parse(ragged, AT).report is None or len(parser.parse(ragged, AT).report.records) != 3

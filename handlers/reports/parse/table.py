@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from pathlib import Path
 
 from handlers.reports.parse.fields import label_kind
@@ -52,6 +53,8 @@ def _cell(value: str | None) -> str | None:
 
 def split_tsv(text: str) -> tuple[str, list[dict[str, str]], str] | None:
     """(text above the header, rows as kind→cell, text below) for a pasted table, else None."""
+    if "\t" not in text and (tabbed := _spaced_table(text)) is not None:
+        text = tabbed
     lines = text.split("\n")
     for i, line in enumerate(lines):
         if line.count("\t") < 2:
@@ -72,6 +75,31 @@ def split_tsv(text: str) -> tuple[str, list[dict[str, str]], str] | None:
                 continue
             rows.append({kind: cells[idx] for idx, kind in mapping.items() if idx < len(cells)})
         return "\n".join(lines[:i]), rows, "\n".join(after)
+    return None
+
+
+_SPACES = re.compile(r"[ \u3000]{2,}")
+_SPACE = re.compile(r"[ \u3000]+")
+
+
+def _spaced_table(text: str) -> str | None:
+    """A table pasted with spaces where the cells were (as a phone pastes one from Excel), with tabs, when it
+    is one beyond doubt: a header row of the six columns, and every line under it the same number of cells
+    (split at runs of spaces, else at single spaces). Anything less is left as text."""
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        head = _SPACE.split(line.strip())
+        if len(head) < MIN_COLUMNS or header_map(head) is None:
+            continue
+        rows = []
+        for row in (x.strip() for x in lines[i + 1:]):
+            if not row:
+                continue
+            cells = next((c for c in (_SPACES.split(row), _SPACE.split(row)) if len(c) == len(head)), None)
+            if cells is None:
+                return None
+            rows.append("\t".join(cells))
+        return "\n".join([*lines[:i], "\t".join(head), *rows]) if rows else None
     return None
 
 
