@@ -52,14 +52,16 @@ async def test_a_garbled_re_post_does_not_replace_a_readable_report(h: Harness) 
     assert await h.say("g-sp", "ls-bs", READABLE) == "report"
     garbled = "梨树县应急管理局3月13日检查情况\n检查单位：梨树县应急管理局\n受检单位：\n检查人员："
     assert await h.say("g-sp", "ls-bs", garbled) == "report_review"
-    h.expect_sent("日报未能读全", chat="g-sp")
+    assert "原日报仍有效，本条暂存为待核对" in h.expect_sent("日报未能读全", chat="g-sp").text
     good, draft = await _reports(h)
     assert good.active and good.status == "registered" and draft.active and draft.status == NEEDS_REVIEW
     async with h.app.sessions() as s:
         statuses = sorted(hz.status for hz in (await s.exec(select(Hazard).where(Hazard.report_id == good.id))).all())
     assert statuses == ["open", "rectified"]  # the readable report's hazards stay on the ledger
     await h.say("chuzhang", "liuql", "@应急助手 今日未报")
-    assert "梨树县" not in h.expect_sent("未报").text  # still counted as reported, once
+    listed = h.expect_sent("未报").text
+    assert "梨树县" not in listed  # still counted as reported, once
+    assert "计入本轮1份（另1份待核对，不计入）" in listed
     async with h.app.sessions() as s:
         assert [r.id for r in (await load_day(s, date(2026, 3, 13))).reports] == [good.id]
         assert await reports_to_review(s) == []  # nothing to chase: the unit has reported

@@ -25,7 +25,7 @@ from handlers.daily.rounds import Slot, default_rounds, slots_for
 from handlers.reports.parse.dates import find_date
 from handlers.reports.parse.numbers import to_int
 from models.daily import Commentary, EmergencyMode
-from models.reports import InspectionReport
+from models.reports import NEEDS_REVIEW, InspectionReport
 
 router = Router(__name__, "日报")
 
@@ -90,13 +90,16 @@ async def _in_today(session: AsyncSession, now: datetime, slot: Slot, directory:
         rows = [r for r in rows if r.region and directory.regions.contains(region, r.region)]
     if not rows:
         return "今日尚未收到日报。"
-    counted = [r for r in rows if r.report_date == slot.report_date and r.round == slot.round]
+    this_round = [r for r in rows if r.report_date == slot.report_date and r.round == slot.round]
+    counted = [r for r in this_round if r.status != NEEDS_REVIEW]  # a 待核对 one is not counted as reported
     other: dict[str, list[str]] = {}
     for r in rows:
-        if r not in counted:
+        if r not in this_round:
             label = f"{r.report_date.month}月{r.report_date.day}日" + (f"第{r.round}轮" if r.round > 1 else "")
             other.setdefault(label, []).append(r.unit_name or r.region or "未知单位")
     text = f"今日已收到日报{len(rows)}份，计入本轮{len(counted)}份"
+    if len(this_round) > len(counted):
+        text += f"（另{len(this_round) - len(counted)}份待核对，不计入）"
     for label, names in other.items():
         text += f"；{'、'.join(names)}报的是{label}检查情况，不计入本轮"
     return text + "。"

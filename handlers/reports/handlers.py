@@ -135,6 +135,9 @@ def may_report(person: Person) -> bool:
 def review_text(stored: Ingested, reason: str) -> str:
     r = stored.report
     where = r.region or r.unit_name or "本单位"
+    if stored.beside_readable:  # a garbled re-post: the report registered before still counts
+        return (f"{where} {r.report_date.month}月{r.report_date.day}日日报未能读全：{reason}。原日报仍有效，本条暂存为待核对；"
+                "如需更正，请按下面模板补全后整条重发。")
     return (f"{where} {r.report_date.month}月{r.report_date.day}日日报未能读全：{reason}。已暂存为待核对，"
             f"不计入已报；请按下面模板补全后整条重发。")
 

@@ -31,6 +31,7 @@ class Ingested:
     hazards: int
     kept_closed: list[tuple[int, int]] = field(default_factory=list)  # (new hazard, the closed one it continues)
     closed_lost: list[int] = field(default_factory=list)  # closed hazards of the replaced report not found again
+    beside_readable: bool = False  # a 待核对 one kept beside the readable report of its unit, day and round
 
 
 @dataclass
@@ -129,11 +130,12 @@ async def store_reports(conn: Any, drafts: list[Draft], writes: Writes | None = 
     # counted as reported until it is posted again in full) replaces only 待核对 ones: a readable report is
     # never lost to a garbled re-post
     replaced: dict[int, int] = {}  # old id → the report replacing it (once, should two keys find it)
-    corrected = []
+    corrected, beside = [], []
     for d, rid in zip(drafts, report_ids, strict=True):
         now = live.setdefault(d.key, [])
         gone = [r for r in now if r[1] or not d.review]
         corrected.append(bool(gone))
+        beside.append(any(not r[1] for r in now if r not in gone))
         for old, _ in gone:
             replaced.setdefault(old, rid)
         now[:] = [r for r in now if r not in gone] + [(rid, bool(d.review))]
@@ -146,7 +148,7 @@ async def store_reports(conn: Any, drafts: list[Draft], writes: Writes | None = 
             closed_before.setdefault(who[replaced[row[0]]].key, {}).setdefault((row[2], row[3]), row)
     reports, records, hazards, events, gone_events = [], [], [], [], []
     out = []
-    for d, fixed, rid in zip(drafts, corrected, report_ids, strict=True):
+    for d, fixed, kept_beside, rid in zip(drafts, corrected, beside, report_ids, strict=True):
         p, unit = d.parsed, d.unit
         unit_id = unit.id if unit else None
         # replaced within this batch: written as it ends up, not written and then updated
@@ -160,7 +162,7 @@ async def store_reports(conn: Any, drafts: list[Draft], writes: Writes | None = 
             "review_reason": d.review[:200] if d.review else None,
             **{k: p.totals.get(k) for k in ("teams", "inspectors", "enterprises", "hazards", "rectified")}}
         reports.append(report)
-        done_report = Ingested(SimpleNamespace(**report), fixed, [], 0, 0)
+        done_report = Ingested(SimpleNamespace(**report), fixed, [], 0, 0, beside_readable=kept_beside)
         out.append(done_report)
         closed_here = dict(closed_before.get(d.key, {}))  # each closed hazard continues once in this report
         for seq, rec in enumerate(p.records, 1):
