@@ -134,6 +134,8 @@ async def test_queries(h: Harness) -> None:
     h.expect_sent("3月15日为休息日，不要求报送日报")
     await h.say("chuzhang", "liuql", "@应急助手 统计 上周 吉林市")
     h.expect_sent("吉林市上周（3月9日—3月15日）：报送")
+    await h.say("chuzhang", "liuql", "@应急助手 统计 3月13日")  # one day, said once
+    h.expect_sent("全省3月13日：报送")
     await h.say("chuzhang", "liuql", "@应急助手 统计 上上周")  # not last week's
     h.expect_sent("全省上上周（3月2日—3月8日）：")
     await h.say("chuzhang", "liuql", "@应急助手 统计 上月")

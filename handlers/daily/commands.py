@@ -128,7 +128,8 @@ async def stats(event: InboundMessage, args: str, session: AsyncSession, directo
             if rep in rows:
                 total.add(data.figures(rep))
     where = region.key if region else "全省"
-    head = f"{where}{label}（{start.month}月{start.day}日—{end.month}月{end.day}日）："
+    span = f"{start.month}月{start.day}日" + ("" if start == end else f"—{end.month}月{end.day}日")
+    head = f"{where}{label}（{span}）：" if label else f"{where}{span}："  # 统计 11月23日: one day, said once
     if not total.reports:  # nothing reported is not a clean result: say so, never 未发现问题隐患
         outbox.reply(event, head + "没有收到任何日报，无检查数据（不代表未发现问题隐患）。发“今日未报”查看未报单位。")
         return "stats"
