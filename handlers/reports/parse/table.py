@@ -86,8 +86,12 @@ def _spaced_table(text: str) -> str | None:
     """A table pasted with spaces where the cells were (as a phone pastes one from Excel), with tabs, when it
     is one beyond doubt: a header row of the six columns, and every line under it the same number of cells
     (split at runs of spaces, else at single spaces). Anything less is left as text."""
+    if "单位" not in text and "企业" not in text and "对象" not in text:  # no header could name the enterprise
+        return None
     lines = text.split("\n")
     for i, line in enumerate(lines):
+        if line.count(" ") + line.count("\u3000") < MIN_COLUMNS - 1:  # too few gaps for a header: most lines
+            continue
         head = _SPACE.split(line.strip())
         if len(head) < MIN_COLUMNS or header_map(head) is None:
             continue
