@@ -53,12 +53,15 @@ async def test_unknown_command_gets_a_hint_not_silence(h: Harness) -> None:
 async def test_unknown_sender_may_ask_for_help_and_is_recorded(h: Harness) -> None:
     await h.say("anwei", "wxid_stranger", "@应急助手 帮助")
     h.expect_sent("我是应急助手")
-    await h.say("anwei", "wxid_stranger", "@应急助手 我是谁")
-    reply = h.expect_sent("您的ID：wxid_stranger")
+    await h.say("anwei", "wxid_stranger", "@应急助手 我是谁")  # in the group: what to ask the admin for
+    reply = h.expect_sent("还没有绑定您", chat="anwei")
+    assert "绑定 @" in reply.text and "您的ID：" not in reply.text and "python" not in reply.text
+    await h.dm("wxid_stranger", "我是谁")  # in private: the id and the server's command too
+    reply = h.expect_sent("您的ID：wxid_stranger", chat="dm:wxid_stranger")
     assert "python -m bot bind 人员编号 --sim wxid_stranger" in reply.text and "绑定 @" in reply.text
     async with h.app.sessions() as s:
         rows = (await s.exec(select(RawMessage).where(RawMessage.sender_id == "wxid_stranger"))).all()
-    assert len(rows) == 2 and not any(r.sender_known for r in rows)
+    assert len(rows) == 3 and not any(r.sender_known for r in rows)
 
 
 async def test_bad_input_is_stored_and_never_crashes(h: Harness) -> None:

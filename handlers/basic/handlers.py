@@ -66,8 +66,9 @@ async def whoami(event: InboundMessage, person: Person | None, directory: Direct
         name = event.sender_name or "您"
         same = [p for p in directory.people.values() if p.name == event.sender_name and event.transport not in p.ids]
         pid = same[0].id if len(same) == 1 else "人员编号"
-        outbox.reply(event, templates.render("whoami_unknown", sender=name, tid=event.sender_id,
-                                             transport=event.transport, person_id=pid))
+        # in a group, no raw id and no server command line for everyone to read: those go in private
+        outbox.reply(event, templates.render("whoami_unknown_group" if event.is_group else "whoami_unknown",
+                                             sender=name, tid=event.sender_id, transport=event.transport, person_id=pid))
         return "unknown_sender"
     unit = directory.unit_of(person)
     roles = [ROLE_NAMES.get(r, r) + (f"（{person.domain}）" if r == "division_head" else "") for r in person.roles]
