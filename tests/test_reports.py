@@ -54,6 +54,20 @@ async def test_repost_replaces_and_keeps_history(h: Harness) -> None:
 
 
 @both_backends
+async def test_a_correction_names_the_open_hazards_it_leaves_out(h: Harness) -> None:
+    await h.say("g-jl", "ltq-bs", LONGTAN)  # #1, #2 open, #3 rectified
+    fewer = LONGTAN.replace("2.装卸区静电接地报警仪损坏；", "")
+    assert await h.say("g-jl", "ltq-bs", fewer) == "report_corrected"
+    reply = h.expect_sent("已更正 吉林市龙潭区 3月13日").text
+    assert "原#2在更正后的日报里没有，已撤销" in reply and "原#1" not in reply  # #1 is there again, as #4
+    assert await h.say("g-jl", "ltq-bs", fewer) == "report_corrected"  # the same again: nothing left out
+    assert "已撤销" not in h.expect_sent("已更正 吉林市龙潭区 3月13日").text
+    async with h.app.sessions() as s:
+        statuses = [hz.status for hz in (await s.exec(select(Hazard).order_by(col(Hazard.id)))).all()]
+    assert statuses[:3] == ["superseded"] * 3
+
+
+@both_backends
 async def test_a_supplement_never_replaces_the_days_report(h: Harness) -> None:
     """`…检查情况补充：` with one more enterprise would, stored, replace the day's report and void its hazards:
     it is refused with what to do; a 补充 with nothing before it is a report like any other."""

@@ -170,6 +170,8 @@ def reply_text(stored: Ingested, parsed: ParseResult, late: bool) -> str:
             lines.append(f"待整改{len(ids)}处，编号{hazard_numbers(ids)}；整改后发“销号 编号 说明”。")
     if stored.kept_closed:
         lines.append("已销号的仍为销号：" + "、".join(f"#{new}（原#{old}）" for new, old in stored.kept_closed) + "。")
+    if stored.withdrawn:  # an open hazard the correction leaves out: withdrawn, and said so
+        lines.append(f"原{hazard_numbers(stored.withdrawn)}在更正后的日报里没有，已撤销；如仍存在，请补全后整条重发。")
     if stored.closed_lost:
         lines.append(f"原{hazard_numbers(stored.closed_lost)}已销号，但更正后的日报里写法有变或已删去，销号不再沿用；"
                      "仍存在的隐患已列入待整改，如已整改请重新销号。")

@@ -32,6 +32,7 @@ class Ingested:
     kept_closed: list[tuple[int, int]] = field(default_factory=list)  # (new hazard, the closed one it continues)
     closed_lost: list[int] = field(default_factory=list)  # closed hazards of the replaced report not found again
     beside_readable: bool = False  # a 待核对 one kept beside the readable report of its unit, day and round
+    withdrawn: list[int] = field(default_factory=list)  # open hazards of the replaced report not in this one
 
 
 @dataclass
@@ -146,6 +147,12 @@ async def store_reports(conn: Any, drafts: list[Draft], writes: Writes | None = 
     if earlier := sorted(old for old in replaced if old not in who and old in has_closed):
         for row in (await read_all(conn, [(_CLOSED_OF, {"reports": earlier})]))[0]:
             closed_before.setdefault(who[replaced[row[0]]].key, {}).setdefault((row[2], row[3]), row)
+    # the replaced reports' hazards are superseded now, not with the rest: which of them were open is what
+    # a correction that leaves one out must name (no read of its own: the update returns them)
+    open_before: dict[Any, dict[tuple[str, str], int]] = {}
+    if earlier_all := sorted(old for old in replaced if old not in who):
+        for report_id, hazard_id, enterprise, text in await _supersede_hazards(conn, earlier_all):
+            open_before.setdefault(who[replaced[report_id]].key, {}).setdefault((enterprise, text), hazard_id)
     reports, records, hazards, events, gone_events = [], [], [], [], []
     out = []
     for d, fixed, kept_beside, rid in zip(drafts, corrected, beside, report_ids, strict=True):
@@ -165,6 +172,7 @@ async def store_reports(conn: Any, drafts: list[Draft], writes: Writes | None = 
         done_report = Ingested(SimpleNamespace(**report), fixed, [], 0, 0, beside_readable=kept_beside)
         out.append(done_report)
         closed_here = dict(closed_before.get(d.key, {}))  # each closed hazard continues once in this report
+        open_here = dict(open_before.get(d.key, {})) if not by else {}
         for seq, rec in enumerate(p.records, 1):
             record_id = next(record_ids)
             enterprise = rec.enterprise[:200]
@@ -181,6 +189,7 @@ async def store_reports(conn: Any, drafts: list[Draft], writes: Writes | None = 
                 own_note = rec.hazard_rectifications[i] if i < len(rec.hazard_rectifications) else None
                 note = own_note or rec.rectification
                 kept = None if by else closed_here.pop((enterprise, text), None)
+                open_here.pop((enterprise, text), None)
                 _, old_id, _, _, closed_at, closed_by, evidence = kept or (None,) * 7
                 hazards.append({"id": hid, "report_id": rid, "record_id": record_id, "unit_id": unit_id,
                                 "region": report["region"], "enterprise": enterprise, "domain": rec.domain,
@@ -204,6 +213,7 @@ async def store_reports(conn: Any, drafts: list[Draft], writes: Writes | None = 
                     done_report.open_ids.append(hid)
         if not by:  # worded otherwise now (or gone): the reporter must hear the 销号 no longer holds
             done_report.closed_lost = sorted(row[1] for row in closed_here.values())
+            done_report.withdrawn = sorted(open_here.values())
     writes.insert(R, reports)
     writes.insert(InspectionRecord, records)
     writes.insert(Hazard, hazards)
@@ -213,7 +223,6 @@ async def store_reports(conn: Any, drafts: list[Draft], writes: Writes | None = 
         # reports of earlier batches, already stored
         writes.run(_SUPERSEDE_REPORT, olds)
         writes.run(_SUPERSEDED_EVENTS, olds)
-        writes.run(_SUPERSEDE_HAZARDS, olds)
     if own:
         await writes.flush()
     return out
@@ -260,6 +269,32 @@ _SUPERSEDE_HAZARDS = Raw(update(_H).where(_H.c.report_id == bindparam("old")).va
                          pg_many=("UPDATE hazards SET status = 'superseded' WHERE id IN "
                                   f"(SELECT h.id FROM unnest($1::int[]) AS v(old) CROSS JOIN LATERAL ({_OF_REPORT}) AS h)",
                                   ("old",)))
+
+
+_OPEN_OF = Raw(select(_H.c.report_id, _H.c.id, _H.c.enterprise, _H.c.text)
+               .where(_H.c.report_id.in_(bindparam("reports", expanding=True)), _H.c.status == "open")
+               .order_by(_H.c.id))
+_SUPERSEDE_RETURNING = (  # PostgreSQL: each hazard's status before the update, from the rows it updates
+    "WITH h AS (SELECT x.id, x.report_id, x.status, x.enterprise, x.text FROM unnest($1::int[]) AS v(old) "
+    "CROSS JOIN LATERAL (SELECT id, report_id, status, enterprise, text FROM hazards WHERE report_id = v.old "
+    "OFFSET 0) AS x) UPDATE hazards SET status = 'superseded' FROM h WHERE hazards.id = h.id "
+    "RETURNING h.report_id, h.id, h.status, h.enterprise, h.text")
+
+
+async def _supersede_hazards(conn: Any, olds: list[int]) -> list[tuple[int, int, str, str]]:
+    """Every hazard of these replaced reports superseded; the ones that were open, as (report, id,
+    enterprise, text) in id order."""
+    if conn.dialect.name == "sqlite":  # one writer: read them, then update
+        found = (await read_all(conn, [(_OPEN_OF, {"reports": olds})]))[0]
+        writes = Writes(conn)
+        writes.run(_SUPERSEDE_HAZARDS, [{"old": old} for old in olds])
+        await writes.flush()
+        return [tuple(r) for r in found]  # type: ignore[misc]
+    driver = (await conn.get_raw_connection()).driver_connection
+    if not driver.is_in_transaction():
+        await conn.exec_driver_sql("SELECT 1")  # in the caller's transaction (SQLAlchemy begins it here)
+    rows = await driver.fetch(_SUPERSEDE_RETURNING, olds)
+    return sorted(((r[0], r[1], r[3], r[4]) for r in rows if r[2] == "open"), key=lambda r: r[1])
 
 
 async def reports_to_review(session: AsyncSession, since: date | None = None) -> list[InspectionReport]:
