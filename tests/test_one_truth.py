@@ -53,7 +53,9 @@ async def test_1_unwoken_is_the_same_in_all_five_outputs(h: Harness) -> None:
         assert before[what] == {p: "未叫醒" for p in SILENT}, what
     await h.tick(minutes=6)
     await h.tick(minutes=6)  # the chase ends (+16): the closing list counts the same people
-    assert "催叫结束，未叫醒2人：" in h.expect_sent("【未叫醒】叫应#1", chat="dm:liwd").text
+    assert "催叫结束，未叫醒2人，名单同上" in h.expect_sent("【未叫醒】叫应#1", chat="dm:liwd").text
+    same_moment = h.expect_sent("【未叫醒名单】叫应#1 红色暴雨预警已过17分钟", chat="dm:liwd").text  # the list it refers to
+    assert "未叫醒2人" in same_moment and all(n in same_moment for n in names)
     await h.say("chuzhang", "liwd", f"@应急助手 解除 {wid}")
     summary = h.expect_sent("【总结】", chat="chuzhang").text
     assert "点名11人，已回应9人，未叫醒2人" in summary and all(n in summary for n in names)

@@ -311,6 +311,9 @@ async def notify_superior(b: Batch, w: Warning, step: EscalationStep) -> None:
             outbox.to_person(sup, text, reason="unwoken", correlation_id=f"warning:{w.id}")
             _record(session, w, None, sup.id, "private", text, now)
     text = f"【未叫醒名单】{w.title}已过{_minutes(w, now)}分钟，未叫醒{len(silent)}人：{_names(app, silent)}"
+    # what was listed when: a last step due at the same moment does not send the same names again
+    w.meta = {**w.meta, "unwoken_listed": [now.isoformat(), sorted(o.id for o in silent if o.id is not None)]}
+    b.session.add(w)
     for officer in duty_officers(app, w):
         outbox.to_person(officer, text, reason="unwoken", correlation_id=f"warning:{w.id}")
 
@@ -356,7 +359,10 @@ async def finalize(b: Batch, w: Warning, step: EscalationStep) -> None:
     named = [o for o in silent if o.backup_of is None]
     backups = [o for o in silent if o.backup_of is not None]
     if silent:  # counted as the 总结 counts them: named people, and AB backups apart
-        text = f"【未叫醒】{w.title}催叫结束，未叫醒{len(named)}人" + (f"：{_names(app, named)}" if named else "")
+        listed = [b.now.isoformat(), sorted(o.id for o in named if o.id is not None)]
+        same = not backups and named and w.meta.get("unwoken_listed") == listed
+        names = "，名单同上" if same else (f"：{_names(app, named)}" if named else "")  # not the same list twice
+        text = f"【未叫醒】{w.title}催叫结束，未叫醒{len(named)}人" + names
         if backups:
             text += f"；AB角未叫醒{len(backups)}人：{_names(app, backups)}"
         for officer in duty_officers(app, w):
