@@ -57,6 +57,10 @@ async def test_pending_binding_expires(h: Harness) -> None:
 async def test_city_admin_cannot_take_province_groups_or_other_cities(h: Harness) -> None:
     await h.say("r-flood", "jl-gly", "@应急助手 绑定本群 省安委办")
     h.expect_sent("只有省级管理员", chat="r-flood")
+    assert await h.say("anwei", "jl-gly", "@应急助手 绑定本群 省安委办") == "bind_denied"  # bound already: still not theirs
+    h.expect_sent("只有省级管理员", chat="anwei")
+    assert await h.say("anwei", "shenlx", "@应急助手 绑定本群 省安委办") == "bind_same"
+    assert "（省安委办工作群）" not in h.expect_sent("本群已经是省安委办工作群，无需重复绑定", chat="anwei").text
     await h.say("g-jl", "jl-gly", "@应急助手 绑定本群 处长")
     h.expect_sent("只有省级管理员", chat="g-jl")
     await h.say("r-flood", "jl-gly", "@应急助手 绑定本群 区域 四平市")

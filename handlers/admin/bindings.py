@@ -68,7 +68,10 @@ def room_name(app: Any, transport: str, tid: str) -> str | None:
 
 
 def group_label(group: Group) -> str:
-    return f"{group.name}（{GROUP_ROLE_NAMES.get(group.role, '其他')}{'，' + group.region if group.region else ''}）"
+    """省安委办工作群, 吉林市应急工作群（区域群，吉林市）: the kind only when the name does not say it already."""
+    kind = GROUP_ROLE_NAMES.get(group.role, "其他")
+    parts = [x for x in (kind if kind not in group.name else None, group.region) if x]
+    return group.name + (f"（{'，'.join(parts)}）" if parts else "")
 
 
 def replaced(app: Any, event: InboundMessage, group: Group) -> list[str]:
@@ -115,14 +118,16 @@ async def bind_room(event: InboundMessage, args: str, person: Person | None, dir
         outbox.reply(event, f"没找到对应的群配置。格式：绑定本群 区域 吉林市 / 绑定本群 省安委办 / 绑定本群 处长。已配置：{names}…")
         return "bind_bad"
     assert person is not None
-    if group.ids.get(event.transport) == event.chat_id:
-        outbox.reply(event, f"本群已经是{group_label(group)}，无需重复绑定。")
-        return "bind_same"
     edits = routing.plan(directory, "group", group.id, {"ids": {**group.ids, event.transport: event.chat_id}})
-    problem = routing.refusal(directory, person, edits)
+    state = routing.state_of(directory, "group", group.id)
+    # the group itself too (its binding may change nothing): a city admin is told who may, not "already"
+    problem = routing.refusal(directory, person, edits or [routing.Edit("group", group.id, state, state)])
     if problem:
         outbox.reply(event, problem + "未做任何修改。")
         return "bind_denied"
+    if group.ids.get(event.transport) == event.chat_id:
+        outbox.reply(event, f"本群已经是{group_label(group)}，无需重复绑定。")
+        return "bind_same"
     losses = replaced(app, event, group)
     if losses:
         key = _pending_key(event, person)
