@@ -39,6 +39,8 @@ async def test_unreadable_enterprise_is_kept_as_needs_review_and_not_counted(h: 
     await h.say("chuzhang", "liuql", "@应急助手 日报表 3月13日")  # not counted as reported there either
     summary = h.expect_sent("【3月13日日报表】").text
     assert "已报0个" in summary and "梨树县应急管理局（待核对）" in summary
+    await h.say("chuzhang", "liuql", "@应急助手 统计 3月13日")  # nor in 统计
+    h.expect_sent("全省3月13日：没有收到任何日报")
     # a readable re-post fixes it: registered, no longer listed
     assert await h.say("g-sp", "ls-bs", READABLE) == "report_corrected"
     old, new = await _reports(h)

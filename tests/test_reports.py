@@ -76,6 +76,8 @@ async def test_a_supplement_never_replaces_the_days_report(h: Harness) -> None:
     assert await h.say("g-jl", "ltq-bs", extra) == "report"  # nothing to replace yet
     await h.say("g-jl", "ltq-bs", LONGTAN)  # the full report replaces it, as a correction does
     assert await h.say("g-jl", "ltq-bs", extra) == "report_supplement"
+    late_one = extra.replace("检查情况补充：", "监督检查情况补报\n")  # 补报 to a day already reported: the same
+    assert await h.say("g-jl", "ltq-bs", late_one) == "report_supplement"
     reply = h.expect_sent("吉林市龙潭区 3月13日已有日报，本条“补充”未登记").text
     assert "并入原日报后整条重发" in reply
     live = [r for r in await reports(h) if r.active]
@@ -94,6 +96,15 @@ async def test_rectified_by_total_but_not_by_item_is_explained(h: Harness) -> No
     await h.say("g-sp", "ls-bs", text)
     reply = h.expect_sent("隐患4处（已整改2处）", chat="g-sp").text
     assert "文中称已整改2处，但未写明是哪几处，以下4处暂列待整改" in reply and "待整改4处" not in reply
+
+
+async def test_a_rest_days_report_is_never_late(h: Harness) -> None:
+    h.clock.advance(hours=7)  # Monday 16:00, past the 15:00 deadline
+    sunday = LONGTAN.replace("3月13日", "3月15日")
+    assert await h.say("g-jl", "ltq-bs", sunday) == "report"
+    assert "逾期" not in h.expect_sent("已登记 吉林市龙潭区 3月15日").text
+    assert await h.say("g-jl", "ltq-bs", LONGTAN) == "report"  # Friday's is due today at 15:00: late
+    assert "逾期报送" in h.expect_sent("已登记 吉林市龙潭区 3月13日").text
 
 
 async def test_same_message_twice_is_stored_once(h: Harness) -> None:

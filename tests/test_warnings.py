@@ -45,6 +45,11 @@ async def test_bad_orders_say_how_to_fix(h: Harness) -> None:
     h.expect_sent("未知地区：吉林。您是指吉林市还是全省？")
     await h.say("chuzhang", "liwd", "@应急助手 叫应 橙色 大风预警 范围：吉林市 内容： 时限10分钟")  # nothing to send
     h.expect_sent("内容是空的，请写明要求")
+    await h.say("chuzhang", "liwd", "@应急助手 叫应 橙色 大风预警 范围：吉林市 内容：，。😀 时限10分钟")
+    h.expect_sent("内容是空的，请写明要求")
+    await h.say("chuzhang", "liwd", "@应急助手 叫应 蓝色 大风预警 范围：吉林省 内容：注意防风")  # the province
+    assert "吉林市" in h.expect_sent("【预览】").text and "长春市" in h.expect_sent("【预览】").text
+    await h.say("chuzhang", "liwd", "@应急助手 取消")
 
 
 @both_backends
@@ -70,11 +75,18 @@ async def test_preview_then_confirm_then_everyone_answers(h: Harness) -> None:
     await h.say("chuzhang", "liwd", "@应急助手 解除 1")
     summary = h.expect_sent("【总结】叫应#1 红色暴雨预警已解除", chat="chuzhang")
     assert "未叫醒0人" in summary.text and "回应率100%（11/11），5分钟内11人（100%）" in summary.text
-    # a number ended already, or never issued: said so, with what is in progress
+    # a number ended already, or never issued: said so, with what is in progress; 解除 needs its number
     assert await h.say("chuzhang", "liwd", "@应急助手 解除 1") == "warning_none"
     h.expect_sent("叫应#1 红色暴雨预警已解除，无需重复。目前没有进行中的叫应。")
     await h.say("chuzhang", "liwd", "@应急助手 叫应情况 9")
     h.expect_sent("没有编号#9的叫应。目前没有进行中的叫应。")
+    second = await issue(h)
+    assert await h.say("chuzhang", "liwd", "@应急助手 解除") == "warning_none"
+    h.expect_sent(f"请写明要解除的编号，如“解除 3”。进行中：#{second}。")
+    assert await h.say("chuzhang", "liwd", "@应急助手 解除＃９") == "warning_none"
+    h.expect_sent("没有编号#9的进行中的叫应")
+    await h.say("chuzhang", "liwd", "@应急助手 叫应情况")  # the one in progress, not the newest ended
+    assert f"叫应#{second}" in h.new()[-1].text
 
 
 async def test_silence_escalates_to_unwoken(h: Harness) -> None:

@@ -116,8 +116,9 @@ async def stats(event: InboundMessage, args: str, session: AsyncSession, directo
             return "stats_unknown"
     start, end, label = _period(args, event.received_at)
     region = directory.asked_region(event, args)  # in a city's group: its city, unless 全省 is asked for
-    rows = (await session.exec(select(InspectionReport).where(
-        col(InspectionReport.active), InspectionReport.report_date >= start, InspectionReport.report_date <= end))).all()
+    rows = (await session.exec(select(InspectionReport).where(  # a 待核对 one is not counted as reported
+        col(InspectionReport.active), InspectionReport.report_date >= start, InspectionReport.report_date <= end,
+        InspectionReport.status != NEEDS_REVIEW))).all()
     if region is not None:
         rows = [r for r in rows if r.region and directory.regions.contains(region.key, r.region)]
     days = sorted({r.report_date for r in rows})

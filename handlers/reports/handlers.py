@@ -103,9 +103,10 @@ _HEAD_END = re.compile(r"\n|受检|被检|检查单位|检查企业|企业名称
 
 
 def is_supplement(text: str) -> bool:
-    """`…检查情况补充：`, `【补充】…`: 补充 in the heading, before the first record (补充 inside a record is a
+    """`…检查情况补充：`, `【补充】…`, `…情况补报`: 补充 or 补报 in the heading, before the first record (补充 inside a record is a
     hazard's or a measure's wording: 应急预案未及时补充修订)."""
-    return "补充" in _HEAD_END.split(text[:200], maxsplit=1)[0]
+    head = _HEAD_END.split(text[:200], maxsplit=1)[0]
+    return "补充" in head or "补报" in head  # 补报 to a day already reported would replace it just the same
 
 
 async def _readable(session: Any, unit: Unit | None, region: str | None, day: date, round_no: int) -> Any:

@@ -86,7 +86,8 @@ def place(parsed: ParseResult, at: datetime, slots: list[Slot], cfg: Config, cal
             parsed.report.date = at.date()
             parsed.problems = [p for p in parsed.problems if p != "未注明检查日期"]
         return slot.round, at > slot.deadline
-    return 1, at > report_deadline(parsed.report.date, cfg, calendar)
+    # a rest day's inspections are not due: reported, they are never late
+    return 1, calendar.is_workday(parsed.report.date) and at > report_deadline(parsed.report.date, cfg, calendar)
 
 
 async def store_report(session: AsyncSession, parsed: Report, *, unit: Unit | None, posted_by: str,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import timedelta
 from typing import Any
 
@@ -129,6 +130,9 @@ async def close(event: InboundMessage, args: str, person: Person | None, session
     if not CLOSE.allows(person):
         outbox.reply(event, "抱歉，只有值班员可以解除叫应。")
         return "warning_denied"
+    if not re.search(r"\d", unicodedata.normalize("NFKC", args)):  # never the newest one by default: ending is final
+        outbox.reply(event, "请写明要解除的编号，如“解除 3”。" + await _not_found(session, ""))
+        return "warning_none"
     w = await _pick(session, args, active_only=True)
     if w is None:
         outbox.reply(event, await _not_found(session, args, active_only=True) + "格式：解除 编号")
@@ -141,7 +145,7 @@ async def close(event: InboundMessage, args: str, person: Person | None, session
 
 async def _not_found(session: AsyncSession, args: str, active_only: bool = False) -> str:
     """Why no warning was picked, and which are in progress: `解除 2` of one ended, `解除 5` of none."""
-    m = re.search(r"\d+", args)
+    m = re.search(r"\d+", unicodedata.normalize("NFKC", args))
     w = await session.get(Warning, int(m.group())) if m else None
     active = (await session.exec(select(Warning.id).where(Warning.status == "active").order_by(col(Warning.id)))).all()
     now = f"进行中：{'、'.join(f'#{i}' for i in active)}。" if active else "目前没有进行中的叫应。"
@@ -152,8 +156,9 @@ async def _not_found(session: AsyncSession, args: str, active_only: bool = False
     return now
 
 async def _pick(session: AsyncSession, args: str, active_only: bool = False) -> Warning | None:
-    m = re.search(r"\d+", args)
+    """The warning numbered in `args`; without a number, the newest in progress, else the newest ended."""
+    m = re.search(r"\d+", unicodedata.normalize("NFKC", args))
     q = select(Warning).where(col(Warning.status).in_(["active"] if active_only else ["active", "closed"]))
     if m:
         q = q.where(Warning.id == int(m.group()))
-    return (await session.exec(q.order_by(col(Warning.id).desc()))).first()
+    return (await session.exec(q.order_by(col(Warning.status) != "active", col(Warning.id).desc()))).first()

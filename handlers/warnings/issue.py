@@ -53,7 +53,7 @@ def parse_order(args: str, directory: Directory) -> Order | str:
     head = args[m.end():scope.start()].strip(" ，,")
     wtype = head or "预警"
     content = _CONTENT.search(args)
-    if content and not content.group("v").strip():  # `内容：` then nothing (or the 时限 right after it)
+    if content and not re.sub(r"[\W_]+", "", content.group("v")):  # `内容：` then nothing, or only `，。` or 😀
         return "内容是空的，请写明要求，如“内容：立即转移危险区域群众”。" + example
     deadline = _DEADLINE.search(args)
     return Order(level, wtype, regions, content.group("v").strip() if content else "",

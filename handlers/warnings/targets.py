@@ -1,6 +1,7 @@
 """Who a warning reaches: the named responsible people of each region in scope, and their groups."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from bot.config import Person
@@ -35,7 +36,8 @@ class Reach:
 
 def resolve_regions(tree: RegionTree, text: str) -> tuple[list[str], list[str]]:
     """Region keys named in `范围：吉林市、延边州` (全省 = every city); and the names not understood."""
-    if "全省" in text:
+    if "全省" in text or any(tree.resolve(p.strip()) is not None and tree.resolve(p.strip()).level == "province"
+                           for p in re.split(r"[、，,\s]+", text) if p.strip()):  # 吉林省 is the whole province
         return [r.key for r in tree.cities()], []
     found, unknown = [], []
     for part in [p.strip() for p in text.replace("，", "、").replace(",", "、").replace(" ", "、").split("、") if p.strip()]:
