@@ -266,16 +266,16 @@ _SUPERSEDED_EVENTS = Raw(insert(_E).from_select(
              "SELECT h.id, v.at, v.actor, 'superseded', v.note "
              "FROM unnest($1::int[], $2::timestamp[], $3::text[], $4::text[]) WITH ORDINALITY AS v(old, at, actor, note, n) "
              f"CROSS JOIN LATERAL ({_OF_REPORT}) AS h ORDER BY v.n, h.id", ("old", "at", "actor", "note")))
-_SUPERSEDE_HAZARDS = Raw(update(_H).where(_H.c.report_id == bindparam("old")).values(status="superseded"),
-                         pg_many=("UPDATE hazards SET status = 'superseded' WHERE id IN "
-                                  f"(SELECT h.id FROM unnest($1::int[]) AS v(old) CROSS JOIN LATERAL ({_OF_REPORT}) AS h)",
-                                  ("old",)))
+# SQLite's; PostgreSQL supersedes and returns in one statement (`_SUPERSEDE_RETURNING`)
+_SUPERSEDE_HAZARDS = Raw(update(_H).where(_H.c.report_id == bindparam("old")).values(status="superseded"))
 
 
 _OPEN_OF = Raw(select(_H.c.report_id, _H.c.id, _H.c.enterprise, _H.c.text)
                .where(_H.c.report_id.in_(bindparam("reports", expanding=True)), _H.c.status == "open")
                .order_by(_H.c.id))
-_SUPERSEDE_RETURNING = (  # PostgreSQL: each hazard's status before the update, from the rows it updates
+# PostgreSQL: each hazard's status before the update, from the rows it updates (a replaced report's hazards
+# by one index lookup each, whatever the statistics say: see `_OF_REPORT`)
+_SUPERSEDE_RETURNING = (
     "WITH h AS (SELECT x.id, x.report_id, x.status, x.enterprise, x.text FROM unnest($1::int[]) AS v(old) "
     "CROSS JOIN LATERAL (SELECT id, report_id, status, enterprise, text FROM hazards WHERE report_id = v.old "
     "OFFSET 0) AS x) UPDATE hazards SET status = 'superseded' FROM h WHERE hazards.id = h.id "
