@@ -78,6 +78,8 @@ async def test_a_supplement_never_replaces_the_days_report(h: Harness) -> None:
     assert await h.say("g-jl", "ltq-bs", extra) == "report_supplement"
     late_one = extra.replace("检查情况补充：", "监督检查情况补报\n")  # 补报 to a day already reported: the same
     assert await h.say("g-jl", "ltq-bs", late_one) == "report_supplement"
+    # 补报 as words, not as the title: `收到，马上补报。` then the report, a correction like any re-post
+    assert await h.say("g-jl", "ltq-bs", "收到，马上补报。" + LONGTAN) == "report_corrected"
     reply = h.expect_sent("吉林市龙潭区 3月13日已有日报，本条“补充”未登记").text
     assert "并入原日报后整条重发" in reply
     live = [r for r in await reports(h) if r.active]

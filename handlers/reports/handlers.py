@@ -99,14 +99,17 @@ async def report(
     return "report_corrected" if stored.corrected else "report"
 
 
+# 补报 too (`…情况补报`: to a day already reported it would replace the report just the same), but as a title,
+# not as words: `收到，马上补报。…` is the first report, posted right after
+_SUPPLEMENT = re.compile(r"(?:情况|报告|日报|报表|材料)[的之]?(?:补充|补报)|(?:^|[。！!，,\s])(?:补充|补报)(?:报送|上报|材料|情况)?[:：]"
+                         r"|[【（(\[](?:补充|补报)[】）)\]]")
 _HEAD_END = re.compile(r"\n|受检|被检|检查单位|检查企业|企业名称|[1１一][、.．]")
 
 
 def is_supplement(text: str) -> bool:
     """`…检查情况补充：`, `【补充】…`, `…情况补报`: 补充 or 补报 in the heading, before the first record (补充 inside a record is a
     hazard's or a measure's wording: 应急预案未及时补充修订)."""
-    head = _HEAD_END.split(text[:200], maxsplit=1)[0]
-    return "补充" in head or "补报" in head  # 补报 to a day already reported would replace it just the same
+    return bool(_SUPPLEMENT.search(_HEAD_END.split(text[:200], maxsplit=1)[0]))
 
 
 async def _readable(session: Any, unit: Unit | None, region: str | None, day: date, round_no: int) -> Any:
