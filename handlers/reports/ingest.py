@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import bindparam, exists, insert, literal, select, update
+from sqlalchemy import bindparam, insert, literal, select, update
 from sqlmodel import col
 from sqlmodel import select as model_select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -118,8 +118,7 @@ async def store_reports(conn: Any, drafts: list[Draft], writes: Writes | None = 
         active = (await read_all(conn, [(ACTIVE_REPORTS, {"days": sorted({d.parsed.date for d in drafts})})]))[0]
     # per key, the active reports (id, 待核对?) in the order they came
     live: dict[Any, list[tuple[int, bool]]] = {}
-    has_closed = {row[0] for row in active if row[6]}
-    for r_id, unit_id, region, day, round_no, status, _ in active:
+    for r_id, unit_id, region, day, round_no, status in active:
         for k in (("unit", unit_id, day, round_no), ("region", region, day, round_no)):
             live.setdefault(k, []).append((r_id, status == NEEDS_REVIEW))
     n_records = sum(len(d.parsed.records) for d in drafts)
@@ -142,18 +141,18 @@ async def store_reports(conn: Any, drafts: list[Draft], writes: Writes | None = 
             replaced.setdefault(old, rid)
         now[:] = [r for r in now if r not in gone] + [(rid, bool(d.review))]
     who = {rid: d for d, rid in zip(drafts, report_ids, strict=True)}
-    # a hazard already closed (销号) stays closed in the report that corrects its report: the same enterprise
-    # and text, re-posted as the bot asks (补全后整条重发), must not come back open
+    # the replaced reports' hazards are superseded now, not with the rest, and the update returns the ones that
+    # were open or closed: a hazard already closed (销号) stays closed in the report that corrects its report
+    # (the same enterprise and text, re-posted as the bot asks: 补全后整条重发, must not come back open), and an
+    # open one the correction leaves out is named
     closed_before: dict[Any, dict[tuple[str, str], tuple[Any, ...]]] = {}
-    if earlier := sorted(old for old in replaced if old not in who and old in has_closed):
-        for row in (await read_all(conn, [(_CLOSED_OF, {"reports": earlier})]))[0]:
-            closed_before.setdefault(who[replaced[row[0]]].key, {}).setdefault((row[2], row[3]), row)
-    # the replaced reports' hazards are superseded now, not with the rest: which of them were open is what
-    # a correction that leaves one out must name (no read of its own: the update returns them)
     open_before: dict[Any, dict[tuple[str, str], int]] = {}
-    if earlier_all := sorted(old for old in replaced if old not in who):
-        for report_id, hazard_id, enterprise, text in await _supersede_hazards(conn, earlier_all):
-            open_before.setdefault(who[replaced[report_id]].key, {}).setdefault((enterprise, text), hazard_id)
+    if earlier := sorted(old for old in replaced if old not in who):
+        for row in await _supersede_hazards(conn, earlier):
+            report_id, hazard_id, status, enterprise, text = row[:5]
+            into = closed_before if status == "closed" else open_before
+            into.setdefault(who[replaced[report_id]].key, {}).setdefault(
+                (enterprise, text), row if status == "closed" else hazard_id)
     reports, records, hazards, events, gone_events = [], [], [], [], []
     out = []
     for d, fixed, kept_beside, rid in zip(drafts, corrected, beside, report_ids, strict=True):
@@ -191,7 +190,7 @@ async def store_reports(conn: Any, drafts: list[Draft], writes: Writes | None = 
                 note = own_note or rec.rectification
                 kept = None if by else closed_here.pop((enterprise, text), None)
                 open_here.pop((enterprise, text), None)
-                _, old_id, _, _, closed_at, closed_by, evidence = kept or (None,) * 7
+                _, old_id, _, _, _, closed_at, closed_by, evidence = kept or (None,) * 8
                 hazards.append({"id": hid, "report_id": rid, "record_id": record_id, "unit_id": unit_id,
                                 "region": report["region"], "enterprise": enterprise, "domain": rec.domain,
                                 "text": text, "found_on": p.date,
@@ -238,14 +237,10 @@ def _gone(hazard_id: int, d: Draft, new: int) -> dict[str, Any]:
 
 
 _R, _H, _E = InspectionReport.__table__, Hazard.__table__, HazardEvent.__table__
-# with whether a report has a closed hazard: only then is a correction's read of them needed (a round trip)
-ACTIVE_REPORTS = Raw(select(_R.c.id, _R.c.unit_id, _R.c.region, _R.c.report_date, _R.c.round, _R.c.status,
-                            exists().where(_H.c.report_id == _R.c.id, _H.c.status == "closed"))
+ACTIVE_REPORTS = Raw(select(_R.c.id, _R.c.unit_id, _R.c.region, _R.c.report_date, _R.c.round, _R.c.status)
                      .where(_R.c.active, _R.c.report_date.in_(bindparam("days", expanding=True))))
-_CLOSED_OF = Raw(select(_H.c.report_id, _H.c.id, _H.c.enterprise, _H.c.text, _H.c.closed_at, _H.c.closed_by,
-                        _H.c.evidence)
-                 .where(_H.c.report_id.in_(bindparam("reports", expanding=True)), _H.c.status == "closed")
-                 .order_by(_H.c.id))
+
+
 # `= ANY($1)` besides the join: an index lookup of the rows named (see `handlers.reports.lane._OUTCOME`)
 _SUPERSEDE_REPORT = Raw(update(_R).where(_R.c.id == bindparam("old"))
                         .values(active=False, superseded_by=bindparam("new")),
@@ -270,32 +265,33 @@ _SUPERSEDED_EVENTS = Raw(insert(_E).from_select(
 _SUPERSEDE_HAZARDS = Raw(update(_H).where(_H.c.report_id == bindparam("old")).values(status="superseded"))
 
 
-_OPEN_OF = Raw(select(_H.c.report_id, _H.c.id, _H.c.enterprise, _H.c.text)
-               .where(_H.c.report_id.in_(bindparam("reports", expanding=True)), _H.c.status == "open")
+_WHAT_STAYS = ("report_id", "id", "status", "enterprise", "text", "closed_at", "closed_by", "evidence")
+_KEPT_OF = Raw(select(*(_H.c[c] for c in _WHAT_STAYS))
+               .where(_H.c.report_id.in_(bindparam("reports", expanding=True)), _H.c.status.in_(("open", "closed")))
                .order_by(_H.c.id))
 # PostgreSQL: each hazard's status before the update, from the rows it updates (a replaced report's hazards
 # by one index lookup each, whatever the statistics say: see `_OF_REPORT`)
 _SUPERSEDE_RETURNING = (
-    "WITH h AS (SELECT x.id, x.report_id, x.status, x.enterprise, x.text FROM unnest($1::int[]) AS v(old) "
-    "CROSS JOIN LATERAL (SELECT id, report_id, status, enterprise, text FROM hazards WHERE report_id = v.old "
-    "OFFSET 0) AS x) UPDATE hazards SET status = 'superseded' FROM h WHERE hazards.id = h.id "
-    "RETURNING h.report_id, h.id, h.status, h.enterprise, h.text")
+    f"WITH h AS (SELECT {', '.join('x.' + c for c in _WHAT_STAYS)} FROM unnest($1::int[]) AS v(old) "
+    f"CROSS JOIN LATERAL (SELECT {', '.join(_WHAT_STAYS)} FROM hazards WHERE report_id = v.old OFFSET 0) AS x) "
+    "UPDATE hazards SET status = 'superseded' FROM h WHERE hazards.id = h.id "
+    f"RETURNING {', '.join('h.' + c for c in _WHAT_STAYS)}")
 
 
-async def _supersede_hazards(conn: Any, olds: list[int]) -> list[tuple[int, int, str, str]]:
-    """Every hazard of these replaced reports superseded; the ones that were open, as (report, id,
-    enterprise, text) in id order."""
+async def _supersede_hazards(conn: Any, olds: list[int]) -> list[tuple[Any, ...]]:
+    """Every hazard of these replaced reports superseded; the ones that were open or closed, as `_WHAT_STAYS`
+    (their status before) in id order."""
     if conn.dialect.name == "sqlite":  # one writer: read them, then update
-        found = (await read_all(conn, [(_OPEN_OF, {"reports": olds})]))[0]
+        found = (await read_all(conn, [(_KEPT_OF, {"reports": olds})]))[0]
         writes = Writes(conn)
         writes.run(_SUPERSEDE_HAZARDS, [{"old": old} for old in olds])
         await writes.flush()
-        return [tuple(r) for r in found]  # type: ignore[misc]
+        return found
     driver = (await conn.get_raw_connection()).driver_connection
     if not driver.is_in_transaction():
         await conn.exec_driver_sql("SELECT 1")  # in the caller's transaction (SQLAlchemy begins it here)
     rows = await driver.fetch(_SUPERSEDE_RETURNING, olds)
-    return sorted(((r[0], r[1], r[3], r[4]) for r in rows if r[2] == "open"), key=lambda r: r[1])
+    return sorted((tuple(r) for r in rows if r[2] in ("open", "closed")), key=lambda r: r[1])
 
 
 async def reports_to_review(session: AsyncSession, since: date | None = None) -> list[InspectionReport]:
