@@ -10,7 +10,7 @@ from bot.events import InboundMessage
 from bot.outbox import Outbox
 from bot.templates import Templates
 from bot.text import command_text
-from handlers.reports.parse.classify import is_ack
+from handlers.reports.parse.classify import is_answer
 
 router = Router(__name__, "基本")
 
@@ -94,7 +94,7 @@ def fallback_router() -> Router:
         if not text.strip():  # only the mention: an answer, not "没听懂（空）"
             outbox.reply(event, templates.render("bare_mention" if event.is_group else "bare_private"))
             return "bare_mention"
-        if is_ack(text) or (not event.is_group and text.strip() in ("1", "１")):  # 收到 with nothing open: not 没听懂
+        if is_answer(text, not event.is_group):  # 收到 with nothing open: not 没听懂
             outbox.reply(event, templates.render("nothing_to_answer"))
             return "nothing_to_answer"
         shown = text if len(text) <= 20 else text[:20] + "…"

@@ -13,7 +13,7 @@ from bot.dispatch.filters import Usage
 from bot.events import InboundMessage
 from bot.outbox import Outbox
 from bot.text import clean
-from handlers.reports.parse.classify import is_ack
+from handlers.reports.parse.classify import is_answer
 from models.warnings import CallRecord, EscalationStep, Obligation, Warning
 
 router = Router(__name__, "叫应")
@@ -49,7 +49,7 @@ async def _ack_filter(data: dict[str, Any]) -> dict[str, Any] | bool:
     if q is not None:
         quoted = quoted or int(q.group(1))
         text = (text[: q.start()] + text[q.end():]).strip() or "收到"
-    acky = is_ack(text) or (not event.is_group and text in ("1", "１")) or quoted is not None
+    acky = is_answer(text, not event.is_group) or quoted is not None
     measures = bool(MEASURES.search(text))
     if not acky and not measures:
         return False

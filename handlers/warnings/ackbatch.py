@@ -26,7 +26,7 @@ from bot.dispatch.intake import storable
 from bot.events import InboundMessage, Mention
 from bot.outbox import Outbox
 from bot.text import clean
-from handlers.reports.parse.classify import ACK_SCAN, is_ack
+from handlers.reports.parse.classify import ACK_SCAN, is_answer
 from handlers.warnings.ack import _EXPLICIT, _QUOTE, MEASURES, OPEN, ack_reply
 from handlers.warnings.ackwrite import write
 from models.core import OutboxEntry
@@ -42,7 +42,7 @@ def plain_ack(event: InboundMessage) -> str | None:
     if event.quote_id or event.attachments or len(event.text) > ACK_SCAN:
         return None  # a long `#接龙` list is still an answer, but the normal chain takes it
     text = re.sub(r"^@\S+\s*", "", clean(event.text).strip()).strip()
-    if not (is_ack(text) or (not event.is_group and text in ("1", "１"))):
+    if not is_answer(text, not event.is_group):
         return None
     if MEASURES.search(text) or _EXPLICIT.search(text) or _QUOTE.search(text):
         return None

@@ -48,6 +48,11 @@ def is_ack(text: str) -> bool:
     return bool(_ACK.match(first_line) or _PLACE_ACK.match(first_line))
 
 
+def is_answer(text: str, private: bool) -> bool:
+    """An acknowledgement; in a private chat a bare 1 too (the warning says 回复“收到”或数字1)."""
+    return is_ack(text) or (private and text.strip() in ("1", "１"))
+
+
 def strip_ack_prefix(text: str) -> str:
     """`收到，马上补报。四平市…` → the report after the acknowledgement."""
     m = re.match(r"^\s*(?:\[[^\]]{1,6}\])?\s*(?:已收到|收到|明白)[，,。！!\s][^。\n]{0,12}?[。！!\n]", text)
